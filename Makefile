@@ -1,0 +1,157 @@
+# sockstep: the lab's interface (GNU make). `make help` lists the targets.
+#
+# Every solutions/NN-name/<prog>.c is one program, built to
+# build/solutions/NN-name/<prog>; every lessons/NN-name/<prog>.c (the student's
+# copy) to build/lessons/NN-name/<prog>. Nothing is shared between programs:
+# each .c file stands alone.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+CC ?= cc
+CFLAGS ?= -std=c17 -Wall -Wextra -Wpedantic -O2 -g
+# WERROR=1 turns warnings into errors (CI and `make test` use it).
+ifeq ($(WERROR),1)
+EXTRA_CFLAGS += -Werror
+endif
+BUILD ?= build
+
+# SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer, in a build
+# folder of their own so the ordinary build is untouched.
+ifeq ($(SANITIZE),1)
+BUILD := build/sanitize
+EXTRA_CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+                -fno-sanitize-recover=all
+SOLUTIONS := 1
+endif
+
+ALL_CFLAGS = $(CFLAGS) $(EXTRA_CFLAGS) -pthread
+LDLIBS += -pthread
+
+SOLUTION_SRCS := $(sort $(wildcard solutions/[0-9][0-9]-*/*.c))
+LESSON_SRCS   := $(sort $(wildcard lessons/[0-9][0-9]-*/*.c))
+FIXTURE_SRCS  := $(sort $(wildcard tests/fixtures/*.c))
+BENCH_SRCS    := $(sort $(wildcard tests/bench/*.c))
+MUTANT_SRCS   := $(sort $(wildcard tests/mutants/[0-9][0-9]-*/*--*.c))
+
+SOLUTION_BINS := $(SOLUTION_SRCS:%.c=$(BUILD)/%)
+# The threaded server is also built with ThreadSanitizer under SANITIZE=1.
+TSAN_SRCS     := $(wildcard solutions/03-threaded-server/*.c)
+TSAN_BINS     := $(TSAN_SRCS:%.c=build/tsan/%)
+LESSON_BINS   := $(LESSON_SRCS:%.c=$(BUILD)/%)
+FIXTURE_BINS  := $(FIXTURE_SRCS:tests/fixtures/%.c=$(BUILD)/fixtures/%)
+BENCH_BINS    := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
+
+# tests/mutants/NN-name/<prog>--<slug>.c -> build/mutants/NN-name/<slug>/<prog>
+mutant_lesson = $(notdir $(patsubst %/,%,$(dir $(1))))
+mutant_prog   = $(word 1,$(subst --, ,$(basename $(notdir $(1)))))
+mutant_slug   = $(word 2,$(subst --, ,$(basename $(notdir $(1)))))
+mutant_bin    = $(BUILD)/mutants/$(call mutant_lesson,$(1))/$(call mutant_slug,$(1))/$(call mutant_prog,$(1))
+MUTANT_BINS   := $(foreach m,$(MUTANT_SRCS),$(call mutant_bin,$(m)))
+
+# The environment every harness script reads.
+export SOCKSTEP_ROOT := $(CURDIR)
+export SOCKSTEP_BUILD := $(abspath $(BUILD))
+export LESSON
+export SOLUTIONS
+export LESSONS
+export SANITIZE
+export VALGRIND
+
+.PHONY: all solutions lessons fixtures benchtools mutants check grade test demo \
+        bench hint progress lint fuzz valgrind sanitize gates clean help
+
+all: solutions lessons fixtures benchtools ## build every lesson, solution and test peer
+
+solutions: $(SOLUTION_BINS)
+lessons: $(LESSON_BINS)
+fixtures: $(FIXTURE_BINS)
+benchtools: $(BENCH_BINS)
+mutants: $(MUTANT_BINS)
+
+$(BUILD)/solutions/%: solutions/%.c
+	@mkdir -p $(@D); rm -f $@
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+$(BUILD)/lessons/%: lessons/%.c
+	@mkdir -p $(@D); rm -f $@
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+$(BUILD)/fixtures/%: tests/fixtures/%.c
+	@mkdir -p $(@D); rm -f $@
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+$(BUILD)/bench/%: tests/bench/%.c
+	@mkdir -p $(@D); rm -f $@
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+# A mutant sits in a folder of its own, beside links to the lesson's other
+# reference programs (lesson 05 has a client and a server).
+define mutant_rule
+$(call mutant_bin,$(1)): $(1) $(filter $(BUILD)/solutions/$(call mutant_lesson,$(1))/%,$(SOLUTION_BINS))
+	@mkdir -p $$(@D); rm -f $$@
+	$$(CC) $$(ALL_CFLAGS) -o $$@ $$< $$(LDLIBS)
+	@for p in $(BUILD)/solutions/$(call mutant_lesson,$(1))/*; do \
+	    [ "$$$${p##*/}" = "$(call mutant_prog,$(1))" ] || ln -sf "$$$$(cd "$$$${p%/*}" && pwd)/$$$${p##*/}" "$$(@D)/"; \
+	done
+endef
+$(foreach m,$(MUTANT_SRCS),$(eval $(call mutant_rule,$(m))))
+
+ifeq ($(SANITIZE),1)
+check grade: tsan
+endif
+.PHONY: tsan
+tsan:
+	-@$(MAKE) --no-print-directory -k $(TSAN_BINS)
+build/tsan/solutions/%: solutions/%.c
+	@mkdir -p $(@D); rm -f $@
+	$(CC) $(CFLAGS) -O1 -fsanitize=thread -pthread -o $@ $< $(LDLIBS)
+
+# Grading goes on when one program does not compile: the compiler's errors
+# are shown, and that program's tests fail with "not built".
+check: ## grade lessons/ (LESSON=NN one lesson, SOLUTIONS=1 the references)
+	@$(MAKE) --no-print-directory -k all || true
+	@bash tests/lib/grade.sh
+
+grade: ## like check, and write a JUnit report to build/grade/report.xml
+	@$(MAKE) --no-print-directory -k all || true
+	@bash tests/lib/grade.sh --junit "$(abspath $(BUILD))/grade/report.xml"
+
+test: ## maintainers' self-test: solutions pass, starters and mutants fail
+	@$(MAKE) --no-print-directory WERROR=1 all mutants
+	@bash tests/lib/selftest.sh
+
+demo: ## build the references and run the tutorial end to end (LESSONS=1: yours)
+	@$(MAKE) --no-print-directory all
+	@bash tests/lib/demo.sh
+
+bench: ## benchmarks (LESSON=NN one lesson's)
+	@$(MAKE) --no-print-directory all
+	@bash tests/lib/bench.sh
+
+hint: ## show the next hint of a lesson: make hint LESSON=NN
+	@bash tests/lib/hint.sh
+
+progress: all ## which lessons pass, which fail, what to do next
+	@bash tests/lib/progress.sh
+
+lint: ## static analysis, formatting and shellcheck
+	@bash tests/gates/lint.sh
+
+fuzz: ## fuzz the parsers for a short while (FUZZ_SECONDS per target)
+	@bash tests/gates/fuzz.sh
+
+valgrind: ## the clients' tests under valgrind memcheck
+	@$(MAKE) --no-print-directory all
+	@VALGRIND=1 SOLUTIONS=1 bash tests/lib/grade.sh
+
+sanitize: ## the whole suite against sanitizer builds of the references
+	@$(MAKE) --no-print-directory SANITIZE=1 check
+
+gates: lint sanitize valgrind fuzz ## every quality gate
+
+clean: ## remove everything built
+	rm -rf build
+
+help: ## this list
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12

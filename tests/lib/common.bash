@@ -1,0 +1,319 @@
+# shellcheck shell=bash
+# Helpers shared by every lesson's tests: `load 'lib/common'` at the top of a
+# bats file. They find the program under test, start servers in the background
+# on ephemeral ports, always stop them (also when a test fails), and explain
+# failures: what was sent, what was expected, what came back, the likely cause.
+#
+# Environment (set by `make check`; defaults suit running bats by hand):
+#   SOCKSTEP_PROGRAMS  folder of the programs under test
+#                      (default build/lessons/<this lesson>)
+#   SOCKSTEP_FIXTURES  folder of the C peers the tests use (build/fixtures)
+#   SOCKSTEP_ROOT      the repository
+
+bats_require_minimum_version 1.5.0
+
+: "${SOCKSTEP_ROOT:=$(cd "$BATS_TEST_DIRNAME/.." && pwd)}"
+: "${SOCKSTEP_LESSON:=$(basename "$BATS_TEST_FILENAME" .bats)}"
+: "${SOCKSTEP_PROGRAMS:=$SOCKSTEP_ROOT/build/lessons/$SOCKSTEP_LESSON}"
+: "${SOCKSTEP_FIXTURES:=$SOCKSTEP_ROOT/build/fixtures}"
+export SOCKSTEP_ROOT SOCKSTEP_LESSON SOCKSTEP_PROGRAMS SOCKSTEP_FIXTURES
+
+# How long a server may take to print its `listening on` line.
+: "${SOCKSTEP_START_SECONDS:=5}"
+
+load_bats_library() {
+    local dir
+    local IFS=:
+    for dir in ${SOCKSTEP_BATS_LIBS:-} ${BATS_LIB_PATH:-} /usr/lib/bats /usr/local/lib/bats \
+        "$SOCKSTEP_ROOT/.deps/node_modules" /opt/homebrew/lib; do
+        if [[ -f $dir/$1/load.bash ]]; then
+            load "$dir/$1/load.bash"
+            return 0
+        fi
+    done
+    echo "cannot find $1: run the tests with 'make check', which installs it" >&2
+    return 1
+}
+load_bats_library bats-support
+load_bats_library bats-assert
+
+# ---------------------------------------------------------------- programs
+
+# program NAME: the path of the program under test.
+program() {
+    local path="$SOCKSTEP_PROGRAMS/$1"
+    if [[ ! -x $path ]]; then
+        fail "program $1 is not built (looked for ${path#"$SOCKSTEP_ROOT"/}): run make"
+        return 1
+    fi
+    printf '%s\n' "$path"
+}
+
+# fixture NAME: the path of one of the lab's C test peers.
+fixture() {
+    local path="$SOCKSTEP_FIXTURES/$1"
+    if [[ ! -x $path ]]; then
+        fail "test peer $1 is not built (looked for ${path#"$SOCKSTEP_ROOT"/}): run make"
+        return 1
+    fi
+    printf '%s\n' "$path"
+}
+
+# ------------------------------------------------------ background processes
+
+_SOCKSTEP_PIDS=()
+
+_tmpdir() {
+    printf '%s\n' "${BATS_TEST_TMPDIR:-$BATS_FILE_TMPDIR}"
+}
+
+# is_running PID: true while PID exists and is not a zombie.
+is_running() {
+    local state
+    if [[ -r /proc/$1/stat ]]; then
+        read -r _ _ state _ <"/proc/$1/stat" 2>/dev/null || return 1
+        [[ $state != Z ]]
+    elif [[ -d /proc/self ]]; then
+        return 1
+    else
+        state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+        [[ -n $state && $state != Z* ]]
+    fi
+}
+
+# _launch OUT ERR CMD...: starts CMD in the background in a session of its
+# own (so that cleanup can also stop the children a forking server made),
+# with fd 3 closed so that bats does not wait for it.
+_launch() {
+    local out=$1 err=$2
+    shift 2
+    if command -v setsid >/dev/null; then
+        setsid "$@" </dev/null >"$out" 2>"$err" 3>&- &
+    else
+        "$@" </dev/null >"$out" 2>"$err" 3>&- &
+    fi
+    _LAUNCHED_PID=$!
+    _SOCKSTEP_PIDS+=("$_LAUNCHED_PID")
+}
+
+# start_background CMD...: any background process; sets BG_PID, BG_OUT, BG_ERR.
+start_background() {
+    local n=${#_SOCKSTEP_PIDS[@]} dir
+    dir=$(_tmpdir)
+    BG_OUT="$dir/background$n.out"
+    BG_ERR="$dir/background$n.err"
+    _launch "$BG_OUT" "$BG_ERR" "$@"
+    BG_PID=$_LAUNCHED_PID
+}
+
+# start_server CMD...: starts a server and waits for its `listening on` line;
+# sets SERVER_PID, SERVER_PORT, SERVER_HOST, SERVER_OUT and SERVER_ERR.
+start_server() {
+    local n=${#_SOCKSTEP_PIDS[@]} dir line address deadline
+    dir=$(_tmpdir)
+    SERVER_OUT="$dir/server$n.out"
+    SERVER_ERR="$dir/server$n.err"
+    _launch "$SERVER_OUT" "$SERVER_ERR" "$@"
+    SERVER_PID=$_LAUNCHED_PID
+    deadline=$((SECONDS + SOCKSTEP_START_SECONDS))
+    while :; do
+        line=$(grep -m1 '^listening on ' "$SERVER_OUT" 2>/dev/null) || true
+        if [[ -n $line ]]; then
+            break
+        fi
+        if ! is_running "$SERVER_PID"; then
+            EXIT_STATUS=0
+            wait "$SERVER_PID" 2>/dev/null || EXIT_STATUS=$?
+            _server_start_failed "$*" "exited with status $EXIT_STATUS before printing 'listening on ADDR:PORT'"
+            return 1
+        fi
+        if ((SECONDS >= deadline)); then
+            _server_start_failed "$*" "did not print 'listening on ADDR:PORT' within ${SOCKSTEP_START_SECONDS} s"
+            return 1
+        fi
+        sleep 0.05
+    done
+    address=${line#listening on }
+    SERVER_PORT=${address##*:}
+    SERVER_HOST=${address%:*}
+    SERVER_HOST=${SERVER_HOST#[}
+    SERVER_HOST=${SERVER_HOST%]}
+    if [[ ! $SERVER_PORT =~ ^[0-9]+$ ]]; then
+        _server_start_failed "$*" "printed '$line', which is not 'listening on ADDR:PORT'"
+        return 1
+    fi
+}
+
+_server_start_failed() {
+    {
+        echo "started:  ${1#"$SOCKSTEP_ROOT"/}"
+        echo "expected: one line 'listening on ADDR:PORT' on stdout, flushed"
+        echo "got:      the server $2"
+        echo "stdout:   '$(head -c 300 "$SERVER_OUT" 2>/dev/null | escape_bytes)'"
+        echo "stderr:   '$(tail -c 300 "$SERVER_ERR" 2>/dev/null | escape_bytes)'"
+        echo "likely cause: the server does not listen yet, or prints its line without fflush(stdout)"
+    } | fail
+}
+
+# wait_exit PID SECONDS: waits for a background process to end; sets
+# EXIT_STATUS. Returns 1 if it is still running at the deadline.
+wait_exit() {
+    local pid=$1 deadline
+    deadline=$(($(date +%s) + $2))
+    while is_running "$pid"; do
+        if (($(date +%s) >= deadline)); then
+            return 1
+        fi
+        sleep 0.05
+    done
+    EXIT_STATUS=0
+    wait "$pid" 2>/dev/null || EXIT_STATUS=$?
+}
+
+# stop_process PID [SIGNAL]: sends SIGNAL (default TERM) and waits up to 3 s;
+# sets EXIT_STATUS. Returns 1, after SIGKILL, if the process did not end.
+stop_process() {
+    local pid=$1 signal=${2:-TERM}
+    kill -s "$signal" "$pid" 2>/dev/null || true
+    if ! wait_exit "$pid" 3; then
+        kill -s KILL "$pid" 2>/dev/null || true
+        wait_exit "$pid" 3 || true
+        return 1
+    fi
+}
+
+# wait_until SECONDS CMD...: polls CMD every 50 ms until it succeeds.
+wait_until() {
+    local deadline
+    deadline=$(($(date +%s) + $1))
+    shift
+    until "$@"; do
+        if (($(date +%s) >= deadline)); then
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# cleanup_background: stops everything start_server and start_background
+# started, and whatever those processes left in their sessions.
+cleanup_background() {
+    local pid
+    for pid in "${_SOCKSTEP_PIDS[@]}"; do
+        if is_running "$pid"; then
+            kill -s TERM "$pid" 2>/dev/null || true
+            wait_exit "$pid" 2 || kill -s KILL "$pid" 2>/dev/null || true
+        fi
+        # Children a server left behind share its session and group id.
+        kill -s KILL -- "-$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    _SOCKSTEP_PIDS=()
+}
+
+teardown() {
+    cleanup_background
+}
+
+teardown_file() {
+    cleanup_background
+}
+
+# ------------------------------------------------------- failure messages
+
+# escape_bytes: stdin to one line with \n, \r, \t, \0, \\ and \xNN escapes,
+# cut after 300 characters, so that failures never print raw network bytes.
+escape_bytes() {
+    LC_ALL=C od -An -v -tu1 | LC_ALL=C awk '
+        function add(s) { out = out s; if (length(out) > 300) { print substr(out, 1, 300) "..."; done = 1; exit } }
+        { for (i = 1; i <= NF; i++) {
+            b = $i + 0
+            if (b == 92) add("\\\\"); else if (b == 10) add("\\n"); else if (b == 13) add("\\r")
+            else if (b == 9) add("\\t"); else if (b == 0) add("\\0")
+            else if (b < 32 || b > 126) add(sprintf("\\x%02x", b))
+            else add(sprintf("%c", b))
+        } }
+        END { if (!done) print out }'
+}
+
+_quoted() {
+    printf "'%s'" "$(printf '%s' "$1" | escape_bytes)"
+}
+
+# report_mismatch SENT EXPECTED GOT [CAUSE]: explains a failure; returns 1.
+report_mismatch() {
+    {
+        echo "sent:     $(_quoted "$1")"
+        echo "expected: $(_quoted "$2")"
+        echo "got:      $(_quoted "$3")"
+        [[ -z ${4:-} ]] || echo "likely cause: $4"
+    } | fail
+}
+
+# expect_equal SENT EXPECTED ACTUAL [CAUSE]
+expect_equal() {
+    [[ $2 == "$3" ]] || report_mismatch "$@"
+}
+
+# expect_file_equal SENT EXPECTED_FILE ACTUAL_FILE [CAUSE]: byte for byte.
+expect_file_equal() {
+    local difference
+    if cmp -s "$2" "$3"; then
+        return 0
+    fi
+    difference=$(cmp "$2" "$3" 2>&1 | sed "s|$(_tmpdir)/||g") || true
+    {
+        echo "sent:     $1"
+        echo "expected: $(wc -c <"$2" | tr -d ' ') bytes starting $(_quoted "$(head -c 80 "$2")")"
+        echo "got:      $(wc -c <"$3" | tr -d ' ') bytes starting $(_quoted "$(head -c 80 "$3")")"
+        echo "first difference: ${difference:-none}"
+        [[ -z ${4:-} ]] || echo "likely cause: $4"
+    } | fail
+}
+
+# --------------------------------------------------------- machine checks
+
+require_command() {
+    command -v "$1" >/dev/null || skip "$1 is not installed"
+}
+
+# require_netns: network namespaces need root and iproute2.
+require_netns() {
+    local probe="sockstep-probe-$$"
+    [[ ${SOCKSTEP_NO_NETNS:-} != 1 ]] || skip "network namespace tests turned off (SOCKSTEP_NO_NETNS=1)"
+    command -v ip >/dev/null || skip "network namespaces need iproute2 (ip)"
+    [[ $(id -u) == 0 ]] || skip "network namespaces need root"
+    ip netns add "$probe" 2>/dev/null || skip "this machine does not allow network namespaces"
+    ip netns delete "$probe" 2>/dev/null || true
+}
+
+_require_proc() {
+    [[ -d /proc/self/fd ]] || skip "needs /proc (Linux)"
+}
+
+# fd_count PID: open file descriptors of PID.
+fd_count() {
+    _require_proc
+    find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l | tr -d ' '
+}
+
+# thread_count PID: threads of PID.
+thread_count() {
+    _require_proc
+    find "/proc/$1/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l | tr -d ' '
+}
+
+# zombie_count PID: children of PID that ended and were not reaped.
+zombie_count() {
+    _require_proc
+    awk -v parent="$1" '$4 == parent && $3 == "Z" { n++ } END { print n + 0 }' \
+        /proc/[0-9]*/stat 2>/dev/null
+}
+
+# rss_kib PID: resident memory of PID in KiB (peak with `rss_kib PID peak`).
+rss_kib() {
+    _require_proc
+    local field=VmRSS
+    [[ ${2:-} != peak ]] || field=VmHWM
+    awk -v f="$field:" '$1 == f { print $2 }' "/proc/$1/status"
+}

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The maintainers' self-test behind `make test`: proves the tests test
+# something. For every lesson (LESSON=NN for one):
+#   1. every test passes against the reference in solutions/;
+#   2. every test name says its step ("step N: ..."), and for every
+#      TODO(step N) left in the starter, at least one "step N:" test fails
+#      against the starter (build/lessons/, as committed);
+#   3. every known-bad program in tests/mutants/ fails at least one test;
+# then the fast quality gates (lint, fuzz corpus replay) when present.
+# Last line: "N passed, N failed" over all those checks.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib/lessons.sh
+source "$here/lessons.sh"
+# shellcheck source=tests/lib/bats.sh
+source "$here/bats.sh"
+# shellcheck source=tests/lib/run.sh
+source "$here/run.sh"
+
+passed=0
+failed=0
+work="$SOCKSTEP_BUILD/selftest"
+
+pass() {
+    passed=$((passed + 1))
+    printf '  ok    %s\n' "$1"
+}
+
+flunk() {
+    failed=$((failed + 1))
+    printf '  FAIL  %s\n' "$1"
+    [[ -z ${2:-} ]] || printf '%s\n' "$2" | sed 's/^/          /'
+}
+
+# Names of the tests of RESULTS with STATUS, one per line.
+tests_with_status() {
+    awk -F'\t' -v s="$2" '$1 == s { print $3 }' "$1"
+}
+
+failure_details() {
+    local results=$1 name diag
+    while IFS=$'\t' read -r status _ name diag; do
+        [[ $status == fail ]] || continue
+        echo "$name"
+        [[ -f $diag ]] && sed -n '1,12p' "$diag" | sed 's/^/    /'
+    done <"$results"
+}
+
+check_solutions() {
+    local lesson=$1 results="$work/$1.solution.tsv" total
+    run_lesson_tests "$lesson" "$SOCKSTEP_BUILD/solutions/$lesson" "$results" quiet
+    total=$(wc -l <"$results" | tr -d ' ')
+    if [[ $(count_results "$results" fail) == 0 ]]; then
+        pass "$lesson: the reference passes all $total tests ($(count_results "$results" skip) skipped)"
+    else
+        flunk "$lesson: the reference fails $(count_results "$results" fail) of $total tests" \
+            "$(failure_details "$results")"
+    fi
+}
+
+check_test_names() {
+    local lesson=$1 unnamed
+    unnamed=$(grep -E '^@test ' "$SOCKSTEP_ROOT/tests/$lesson.bats" |
+        grep -vE '^@test "step [0-9]+: ') || true
+    if [[ -z $unnamed ]]; then
+        pass "$lesson: every test name starts with its step"
+    else
+        flunk "$lesson: tests without a 'step N: ' name" "$unnamed"
+    fi
+}
+
+check_starter() {
+    local lesson=$1 results="$work/$1.starter.tsv" steps step caught
+    steps=$(starter_steps "$lesson")
+    if [[ -z $steps ]]; then
+        flunk "$lesson: the starter in lessons/$lesson has no TODO(step N)"
+        return
+    fi
+    run_lesson_tests "$lesson" "$SOCKSTEP_BUILD/lessons/$lesson" "$results" quiet
+    for step in $steps; do
+        caught=$(tests_with_status "$results" fail | grep -c "^step $step: ") || true
+        if ((caught > 0)); then
+            pass "$lesson: step $step left undone fails $caught test(s)"
+        else
+            flunk "$lesson: no 'step $step:' test fails against the starter (TODO(step $step))"
+        fi
+    done
+}
+
+check_mutants() {
+    local lesson=$1 mutant slug results caught
+    for mutant in "$SOCKSTEP_BUILD/mutants/$lesson"/*/; do
+        [[ -d $mutant ]] || continue
+        slug=$(basename "$mutant")
+        results="$work/$lesson.mutant-$slug.tsv"
+        run_lesson_tests "$lesson" "${mutant%/}" "$results" quiet
+        caught=$(tests_with_status "$results" fail)
+        if [[ -n $caught ]]; then
+            pass "$lesson: mutant '$slug' is caught by: $(head -n 3 <<<"$caught" | paste -sd ';' - | sed 's/;/; /g')"
+        else
+            flunk "$lesson: mutant '$slug' passes every test"
+        fi
+    done
+}
+
+check_gate() {
+    local name=$1
+    shift
+    if [[ ! -f $SOCKSTEP_ROOT/${2:-$1} ]]; then
+        return
+    fi
+    if "$@" >"$work/gate.log" 2>&1; then
+        pass "gate: $name"
+    else
+        flunk "gate: $name" "$(tail -n 25 "$work/gate.log")"
+    fi
+}
+
+main() {
+    find_bats || exit 2
+    local lessons lesson
+    lessons=$(list_lessons) || exit 2
+    rm -rf "$work"
+    mkdir -p "$work"
+    echo "Self-test with $("$BATS" --version), CC=${CC:-cc}"
+    for lesson in $lessons; do
+        echo
+        echo "== $lesson"
+        check_test_names "$lesson"
+        check_solutions "$lesson"
+        check_starter "$lesson"
+        check_mutants "$lesson"
+    done
+    if [[ -z ${LESSON:-} ]]; then
+        echo
+        echo "== gates"
+        check_gate lint bash tests/gates/lint.sh
+        check_gate "fuzz corpus replay" bash tests/gates/fuzz.sh --replay
+    fi
+    echo
+    echo "selftest: $passed passed, $failed failed"
+    ((failed == 0))
+}
+
+cd "$SOCKSTEP_ROOT" || exit 2
+main "$@"
