@@ -1,4 +1,6 @@
 # shellcheck shell=bash
+# BATS is read by the scripts that source this file.
+# shellcheck disable=SC2034
 # Finds bats-core (1.5 or later) with bats-support and bats-assert, sourced by
 # the harness scripts. The system's copies are used when they are new enough;
 # otherwise pinned versions are installed from the npm registry into .deps/

@@ -1,4 +1,7 @@
 # shellcheck shell=bash
+# The variables these helpers set (SERVER_PORT, BG_PID, EXIT_STATUS, ...) are
+# read by the test files.
+# shellcheck disable=SC2034
 # Helpers shared by every lesson's tests: `load 'lib/common'` at the top of a
 # bats file. They find the program under test, start servers in the background
 # on ephemeral ports, always stop them (also when a test fails), and explain

@@ -34,7 +34,10 @@ main() {
         fi
     done
     echo
-    echo "${next:-Every lesson passes. Going further: the last section of each lesson's README.}"
+    if [[ -z $next ]]; then
+        next="Every lesson passes. Going further: the last section of each lesson's README."
+    fi
+    echo "$next"
 }
 
 main "$@"

@@ -7,7 +7,8 @@
 #
 # RESULTS is a file that receives one line per test:
 #   <ok|fail|skip> TAB <seconds> TAB <test name> TAB <diagnostics file>
-# Returns 0 when no test failed.
+# Returns 0 when no test failed. With TEST_FILTER set (a regular expression),
+# only the tests whose names match it run.
 
 : "${BATS_TEST_TIMEOUT:=60}"
 export BATS_TEST_TIMEOUT
@@ -87,7 +88,7 @@ run_lesson_tests() {
         cd "$SOCKSTEP_ROOT/tests" &&
             SOCKSTEP_PROGRAMS=$programs \
                 SOCKSTEP_FIXTURES=$SOCKSTEP_BUILD/fixtures \
-                "$BATS" --tap "$lesson.bats" 2>&1
+                "$BATS" --tap ${TEST_FILTER:+--filter "$TEST_FILTER"} "$lesson.bats" 2>&1
     )
 
     if ((saw_plan == 0)); then
