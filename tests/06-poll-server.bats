@@ -1,0 +1,382 @@
+#!/usr/bin/env bats
+# Lesson 06-poll-server: hello_poll [-b ADDR] [-p PORT]
+#
+# The hello protocol served by one thread with poll(2). Besides the protocol,
+# these tests check what an event loop must get right: no client can stall
+# the others (a silent one, one that sends half a line, one that never reads
+# its replies), the memory stays bounded, 1,000 clients at once are served,
+# and connections leave the table without disturbing the others.
+#
+# Each test name starts with the step of lessons/06-poll-server/README.md
+# whose work it checks.
+
+# $stderr is set by bats' `run --separate-stderr`.
+# shellcheck disable=SC2154
+load 'lib/common'
+
+setup() {
+    SERVER=$(program hello_poll)
+    LOAD=${SOCKSTEP_BUILD:-$SOCKSTEP_ROOT/build}/bench/hello_load
+    CLIENT_SECONDS=3
+}
+
+# ---------------------------------------------------------------- helpers
+
+start_hello() {
+    start_server "$SERVER" -p 0
+}
+
+# open_client: connects to the server; the new descriptor is in CLIENT_FD.
+open_client() {
+    exec {CLIENT_FD}<>"/dev/tcp/$SERVER_HOST/$SERVER_PORT"
+}
+
+close_client() {
+    exec {CLIENT_FD}>&-
+}
+
+_file_size_at_least() {
+    [[ $(wc -c <"$1") -ge $2 ]]
+}
+
+# collect FD FILE BYTES [SECONDS]: copies what arrives on FD into FILE until
+# BYTES bytes came, the server closed, or SECONDS passed. Sets COLLECT_EOF=1
+# when the server closed the connection.
+collect() {
+    local fd=$1 file=$2 bytes=$3 seconds=${4:-$CLIENT_SECONDS} pid
+    : >"$file"
+    cat <&"$fd" >"$file" 3>&- &
+    pid=$!
+    COLLECT_EOF=0
+    wait_until "$seconds" _collect_done "$pid" "$file" "$bytes" || true
+    if is_running "$pid"; then
+        kill "$pid" 2>/dev/null || true
+    else
+        COLLECT_EOF=1
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+_collect_done() {
+    ! is_running "$1" || _file_size_at_least "$2" "$3"
+}
+
+# talk SEND EXPECT [CAUSE]: on the open client, sends SEND (printf %b
+# escapes) and checks that exactly EXPECT (the same escapes) comes back.
+talk() {
+    local sent=$1 expected="$BATS_TEST_TMPDIR/expected" got="$BATS_TEST_TMPDIR/got"
+    printf '%b' "$2" >"$expected"
+    [[ -z $sent ]] || printf '%b' "$sent" >&"$CLIENT_FD"
+    collect "$CLIENT_FD" "$got" "$(wc -c <"$expected")"
+    expect_file_equal "'${sent:-nothing}'" "$expected" "$got" "${3:-}"
+}
+
+# expect_closed [CAUSE]: the server closes the open client within a few
+# seconds, sending nothing more.
+expect_closed() {
+    collect "$CLIENT_FD" "$BATS_TEST_TMPDIR/after" 1
+    if [[ $COLLECT_EOF != 1 || -s $BATS_TEST_TMPDIR/after ]]; then
+        report_mismatch "(waited for the server to close)" "end of stream" \
+            "$(head -c 100 "$BATS_TEST_TMPDIR/after")$([[ $COLLECT_EOF == 1 ]] || echo ' (still open)')" \
+            "${1:-}"
+    fi
+}
+
+# raise_fd_limit N: this test and the servers it starts may open N files.
+raise_fd_limit() {
+    local hard
+    hard=$(ulimit -Hn)
+    if [[ $hard != unlimited ]] && ((hard < $1)); then
+        skip "needs an open-file limit of $1 (hard limit here: $hard)"
+    fi
+    ulimit -Sn "$1"
+}
+
+require_load() {
+    [[ -x $LOAD ]] || fail "the load generator $LOAD is not built: run make"
+}
+
+# A client that sends lines without end and never reads a reply.
+start_non_reader() {
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    start_background bash -c 'exec 5<>"/dev/tcp/$1/$2" && yes Michael | head -c 50000000 >&5' \
+        _ "$SERVER_HOST" "$SERVER_PORT"
+}
+
+peak_grew_over() { # peak_grew_over PID BASE_KIB LIMIT_KIB
+    local now
+    now=$(rss_kib "$1" peak) || return 1
+    ((now - $2 > $3))
+}
+
+ipv6_loopback() {
+    [[ -r /proc/net/if_inet6 ]] && grep -q ' lo$' /proc/net/if_inet6
+}
+
+# ------------------------------------------------------------------ step 1
+
+@test "step 1: prints 'listening on 127.0.0.1:PORT' and logs each client it accepts" {
+    start_hello
+    expect_equal "(started with -p 0)" 127.0.0.1 "$SERVER_HOST"
+    open_client
+    local first=$CLIENT_FD
+    open_client
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    if ! wait_until 3 bash -c '[[ $(grep -c "^Accept new connection from 127\.0\.0\.1:[0-9]*\.\.\.$" "$1") -ge 2 ]]' _ "$SERVER_ERR"; then
+        report_mismatch "(two clients connected at the same time)" \
+            "two lines 'Accept new connection from 127.0.0.1:PORT...' on stderr" \
+            "$(cat "$SERVER_ERR")" \
+            "the loop must poll the listener and accept every waiting client: see step 1"
+    fi
+    exec {first}>&-
+}
+
+@test "step 1: SIGTERM ends the server within 1 s with status 0, clients connected" {
+    start_hello
+    open_client
+    local start_ms end_ms
+    start_ms=$(($(date +%s%N) / 1000000))
+    stop_process "$SERVER_PID" TERM || fail "hello_poll did not end within 3 s of SIGTERM: poll() must wake up (EINTR or its timeout) and the loop look at the flag (step 1)"
+    end_ms=$(($(date +%s%N) / 1000000))
+    expect_equal "SIGTERM" "exit status 0" "exit status $EXIT_STATUS"
+    ((end_ms - start_ms < 1000)) || fail "hello_poll took $((end_ms - start_ms)) ms to end after SIGTERM (at most 1000 ms): see step 1"
+}
+
+@test "step 1: SIGINT ends the server within 1 s with status 0" {
+    start_hello
+    local start_ms end_ms
+    start_ms=$(($(date +%s%N) / 1000000))
+    stop_process "$SERVER_PID" INT || fail "hello_poll did not end within 3 s of SIGINT (step 1)"
+    end_ms=$(($(date +%s%N) / 1000000))
+    expect_equal "SIGINT" "exit status 0" "exit status $EXIT_STATUS"
+    ((end_ms - start_ms < 1000)) || fail "hello_poll took $((end_ms - start_ms)) ms to end after SIGINT (at most 1000 ms)"
+}
+
+@test "step 1: a port already in use is an error (exit 1, 'Address already in use')" {
+    start_hello
+    run --separate-stderr timeout 5 "$SERVER" -p "$SERVER_PORT"
+    expect_equal "hello_poll -p $SERVER_PORT (port taken)" "status 1" "status $status"
+    [[ $stderr == *"Address already in use"* ]] ||
+        report_mismatch "hello_poll -p $SERVER_PORT" "a line naming 'Address already in use'" "$stderr"
+}
+
+@test "step 1: bad command lines exit 2 with one line showing the usage" {
+    local args
+    for args in "-p 70000" "-p abc" "-p -1" "-x" "extra" "-p"; do
+        # shellcheck disable=SC2086
+        run --separate-stderr timeout 5 "$SERVER" $args
+        expect_equal "hello_poll $args" "status 2" "status $status"
+        [[ $stderr == *usage* && $(printf '%s\n' "$stderr" | wc -l) -eq 1 ]] ||
+            report_mismatch "hello_poll $args" "one line on stderr with the usage" "$stderr"
+    done
+}
+
+@test "step 1: -b ::1 listens on IPv6 and prints [::1]:PORT" {
+    ipv6_loopback || skip "no IPv6 loopback on this machine"
+    start_server "$SERVER" -b ::1 -p 0
+    grep -q '^listening on \[::1\]:[0-9]*$' "$SERVER_OUT" ||
+        report_mismatch "-b ::1 -p 0" "listening on [::1]:PORT" "$(cat "$SERVER_OUT")"
+    open_client
+    wait_until 3 grep -q '^Accept new connection from \[::1\]:[0-9]*\.\.\.$' "$SERVER_ERR" ||
+        report_mismatch "(a client connected to [::1])" \
+            "a line 'Accept new connection from [::1]:PORT...' on stderr" "$(cat "$SERVER_ERR")"
+}
+
+# ------------------------------------------------------------------ step 2
+
+@test "step 2: every client gets Welcome!, also while another one stays silent" {
+    start_hello
+    open_client
+    local silent=$CLIENT_FD
+    open_client
+    talk "" 'Welcome!\n' "the welcome is queued in the output buffer: flush_output() must send it and poll() ask for POLLOUT while bytes wait (step 2)"
+    exec {silent}>&-
+}
+
+@test "step 2: a client that sends half a line and waits does not stall the others" {
+    start_hello
+    open_client
+    local slow=$CLIENT_FD
+    talk "Mich" 'Welcome!\n'
+    open_client
+    talk "" 'Welcome!\n' "reading must never wait for the rest of a line: read what is there, keep it, go back to poll() (step 2)"
+    exec {slow}>&-
+}
+
+# ------------------------------------------------------------------ step 3
+
+@test "step 3: the tutorial's exchange: Michael, Tracy, Sarah" {
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    talk 'Michael\n' 'Hello, Michael!\n' "each complete line gets 'Hello, LINE!\\\\n': see step 3"
+    talk 'Tracy\n' 'Hello, Tracy!\n'
+    talk 'Sarah\n' 'Hello, Sarah!\n'
+}
+
+@test "step 3: a line that arrives in pieces is answered once it is complete" {
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    talk 'Mi' '' "nothing may be answered before the newline arrives (step 3)"
+    talk 'cha' ''
+    talk 'el\nTra' 'Hello, Michael!\n' "the start of a line must be kept in the connection's input buffer until its newline comes (step 3)"
+    talk 'cy\n' 'Hello, Tracy!\n'
+}
+
+@test "step 3: many lines in one write are all answered, in order" {
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    local i send="" expect=""
+    for ((i = 0; i < 300; i++)); do
+        send+="n$i\\n"
+        expect+="Hello, n$i!\\n"
+    done
+    talk "$send" "$expect" "one read may hold many lines: answer every one of them, in order (step 3)"
+}
+
+@test "step 3: a trailing \\r is dropped, a NUL byte is passed through, an empty line is a line" {
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    talk 'Tracy\r\n' 'Hello, Tracy!\n' "a '\\\\r' just before the '\\\\n' is not part of the line (step 3)"
+    talk 'a\0b\n' 'Hello, a\0b!\n' "a NUL byte is data: use memchr and lengths, not strchr and strlen (step 3)"
+    talk '\n' 'Hello, !\n'
+}
+
+@test "step 3: a line of 4096 bytes is answered; 4097 bytes get 'Error: line too long'" {
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    local line
+    line=$(head -c 4096 /dev/zero | tr '\0' x)
+    talk "$line\\n" "Hello, $line!\\n" "a line of exactly 4096 bytes is allowed (step 3)"
+    talk "${line}y\\n" 'Error: line too long\n' "more than 4096 bytes: 'Error: line too long' (step 3)"
+}
+
+@test "step 3: 1,000,000 lines sent in one go, replies read late, all arrive in order" {
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    local input="$BATS_TEST_TMPDIR/input" expected="$BATS_TEST_TMPDIR/expected" got="$BATS_TEST_TMPDIR/got"
+    seq 1 1000000 | sed 's/^/n/' >"$input"
+    sed 's/.*/Hello, &!/' "$input" >"$expected"
+    # The writer runs on its own: the server stops reading while the
+    # replies pile up, so a single-threaded test would wait for ever.
+    cat "$input" >&"$CLIENT_FD" 3>&- &
+    local writer=$!
+    wait_until 1 bash -c "! kill -0 $writer 2>/dev/null" || true
+    collect "$CLIENT_FD" "$got" "$(wc -c <"$expected")" 15
+    kill "$writer" 2>/dev/null || true
+    wait "$writer" 2>/dev/null || true
+    expect_file_equal "1,000,000 lines 'n1\\n'...'n1000000\\n' (8 MB) in one go" "$expected" "$got" \
+        "replies that the kernel cannot take now must wait in the output buffer and go out on POLLOUT; reading must go on after that (steps 2 and 3)"
+}
+
+@test "step 3: 1,000 clients at once are all welcomed and answered" {
+    require_load
+    raise_fd_limit 4096
+    start_hello
+    run timeout 30 "$LOAD" -H -c 1000 -t 15 "$SERVER_HOST" "$SERVER_PORT"
+    [[ $status -eq 0 && $output == *"held=1000 answered=1000"* ]] ||
+        report_mismatch "1,000 connections (hello_load -H -c 1000), one line on each" \
+            "held=1000 answered=1000 errors=0" "$output" \
+            "every connection needs its own buffers and its own entry in the poll set (steps 1 to 3)"
+}
+
+# ------------------------------------------------------------------ step 4
+
+@test "step 4: a client that never reads its replies does not grow the server's memory" {
+    [[ ${SANITIZE:-} != 1 ]] || skip "memory is measured without sanitizers"
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    local base
+    base=$(rss_kib "$SERVER_PID" peak)
+    start_non_reader
+    if wait_until 3 peak_grew_over "$SERVER_PID" "$base" 16384; then
+        report_mismatch "up to 50 MB of 'Michael\\n' lines from a client that never reads" \
+            "the server's peak memory stays within 16 MiB of ${base} KiB" \
+            "$(rss_kib "$SERVER_PID" peak) KiB" \
+            "stop reading from a client (no POLLIN) while more than OUTPUT_LIMIT bytes of its replies wait: see step 4"
+    fi
+    talk 'Sarah\n' 'Hello, Sarah!\n' "the other clients must still be served (step 4)"
+}
+
+@test "step 4: a client that never reads its replies does not stall the others" {
+    start_hello
+    start_non_reader
+    open_client
+    talk "" 'Welcome!\n' "one client's full socket must never block the server: non-blocking sockets, and write only what the kernel takes (steps 1, 2 and 4)"
+    talk 'Tracy\n' 'Hello, Tracy!\n'
+    open_client
+    talk "" 'Welcome!\n'
+}
+
+# ------------------------------------------------------------------ step 5
+
+@test "step 5: 'exit' closes the connection, after the replies to the lines before it" {
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    talk 'Michael\nexit\nTracy\n' 'Hello, Michael!\n' "lines before 'exit' are answered (step 3)"
+    expect_closed "after 'exit', send what is queued, then close the connection (step 5)"
+    open_client
+    talk "" 'Welcome!\n' "the server goes on serving the others (step 5)"
+}
+
+@test "step 5: the end of the stream closes the connection, replies sent first, and it is logged" {
+    require_command socat
+    start_hello
+    run timeout 5 socat -t 3 - "TCP:$SERVER_HOST:$SERVER_PORT" < <(printf 'Michael\nTracy\n')
+    expect_equal "'Michael\\nTracy\\n', then end of stream" \
+        "$(printf 'Welcome!\nHello, Michael!\nHello, Tracy!')" "$output" \
+        "at the end of the stream the queued replies still go out, then the server closes (steps 2 and 5)"
+    wait_until 3 grep -q '^Connection from 127\.0\.0\.1:[0-9]* closed\.$' "$SERVER_ERR" ||
+        report_mismatch "(a client left)" "a line 'Connection from 127.0.0.1:PORT closed.' on stderr" \
+            "$(cat "$SERVER_ERR")" "close_connection() logs each close (step 5)"
+}
+
+@test "step 5: a line that is too long is answered with the error, then the connection is closed" {
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    local line
+    line=$(head -c 5000 /dev/zero | tr '\0' y)
+    talk "$line\\nMichael\\n" 'Error: line too long\n'
+    expect_closed "after 'Error: line too long' the server closes the connection (step 5)"
+    open_client
+    talk "" 'Welcome!\n' "the others are still served (step 5)"
+}
+
+@test "step 5: clients that leave do not disturb the others, and no descriptor leaks" {
+    start_hello
+    local base i fds=()
+    base=$(fd_count "$SERVER_PID")
+    for ((i = 0; i < 10; i++)); do
+        open_client
+        fds+=("$CLIENT_FD")
+        talk "" 'Welcome!\n'
+    done
+    # Half of them leave at once: some say exit, some just close.
+    for ((i = 1; i < 10; i += 2)); do
+        CLIENT_FD=${fds[i]}
+        if ((i % 4 == 1)); then
+            printf 'exit\n' >&"$CLIENT_FD"
+        fi
+        close_client
+    done
+    for ((i = 0; i < 10; i += 2)); do
+        CLIENT_FD=${fds[i]}
+        talk "name$i\\n" "Hello, name$i!\\n" "closing one connection must not disturb the others: mark it closed during the walk, remove it after (step 5)"
+    done
+    for ((i = 0; i < 10; i += 2)); do
+        CLIENT_FD=${fds[i]}
+        close_client
+    done
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    wait_until 3 bash -c '[[ $(find "/proc/$1/fd" -mindepth 1 | wc -l) -le $2 ]]' _ "$SERVER_PID" "$base" ||
+        report_mismatch "(10 clients came and went)" "$base open descriptors, as before" \
+            "$(fd_count "$SERVER_PID")" "close() each connection's socket when it ends (step 5)"
+}

@@ -1,0 +1,419 @@
+#!/usr/bin/env bats
+# Lesson 07-epoll-server: hello_epoll [-b ADDR] [-p PORT] (Linux only)
+#
+# The hello protocol served by one thread with epoll(7), edge-triggered.
+# Besides the protocol, these tests check what such a server must get right:
+# the open-file limit is raised, every read goes on until EAGAIN (a burst
+# larger than one read is answered completely), no client can stall the
+# others or grow the memory (one that never reads its replies), and 10,000
+# clients at once are held in less than 32 MiB.
+#
+# Each test name starts with the step of lessons/07-epoll-server/README.md
+# whose work it checks.
+
+# $stderr is set by bats' `run --separate-stderr`; each test runs in a
+# subshell of its own, on purpose.
+# shellcheck disable=SC2154,SC2030,SC2031
+load 'lib/common'
+
+setup() {
+    SERVER=$(program hello_epoll)
+    LOAD=${SOCKSTEP_BUILD:-$SOCKSTEP_ROOT/build}/bench/hello_load
+    CLIENT_SECONDS=3
+}
+
+# ---------------------------------------------------------------- helpers
+
+start_hello() {
+    start_server "$SERVER" -p 0
+}
+
+# open_client: connects to the server; the new descriptor is in CLIENT_FD.
+open_client() {
+    exec {CLIENT_FD}<>"/dev/tcp/$SERVER_HOST/$SERVER_PORT"
+}
+
+close_client() {
+    exec {CLIENT_FD}>&-
+}
+
+_file_size_at_least() {
+    [[ $(wc -c <"$1") -ge $2 ]]
+}
+
+# collect FD FILE BYTES [SECONDS]: copies what arrives on FD into FILE until
+# BYTES bytes came, the server closed, or SECONDS passed. Sets COLLECT_EOF=1
+# when the server closed the connection.
+collect() {
+    local fd=$1 file=$2 bytes=$3 seconds=${4:-$CLIENT_SECONDS} pid
+    : >"$file"
+    cat <&"$fd" >"$file" 3>&- &
+    pid=$!
+    COLLECT_EOF=0
+    wait_until "$seconds" _collect_done "$pid" "$file" "$bytes" || true
+    if is_running "$pid"; then
+        kill "$pid" 2>/dev/null || true
+    else
+        COLLECT_EOF=1
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+_collect_done() {
+    ! is_running "$1" || _file_size_at_least "$2" "$3"
+}
+
+# talk SEND EXPECT [CAUSE]: on the open client, sends SEND (printf %b
+# escapes) and checks that exactly EXPECT (the same escapes) comes back.
+talk() {
+    local sent=$1 expected="$BATS_TEST_TMPDIR/expected" got="$BATS_TEST_TMPDIR/got"
+    printf '%b' "$2" >"$expected"
+    [[ -z $sent ]] || printf '%b' "$sent" >&"$CLIENT_FD"
+    collect "$CLIENT_FD" "$got" "$(wc -c <"$expected")"
+    expect_file_equal "'${sent:-nothing}'" "$expected" "$got" "${3:-}"
+}
+
+# expect_closed [CAUSE]: the server closes the open client within a few
+# seconds, sending nothing more.
+expect_closed() {
+    collect "$CLIENT_FD" "$BATS_TEST_TMPDIR/after" 1
+    if [[ $COLLECT_EOF != 1 || -s $BATS_TEST_TMPDIR/after ]]; then
+        report_mismatch "(waited for the server to close)" "end of stream" \
+            "$(head -c 100 "$BATS_TEST_TMPDIR/after")$([[ $COLLECT_EOF == 1 ]] || echo ' (still open)')" \
+            "${1:-}"
+    fi
+}
+
+# raise_fd_limit N: this test and the servers it starts may open N files.
+raise_fd_limit() {
+    local hard
+    hard=$(ulimit -Hn)
+    if [[ $hard != unlimited ]] && ((hard < $1)); then
+        skip "needs an open-file limit of $1 (hard limit here: $hard)"
+    fi
+    ulimit -Sn "$1"
+}
+
+require_load() {
+    [[ -x $LOAD ]] || fail "the load generator $LOAD is not built: run make"
+}
+
+# A client that sends lines without end and never reads a reply.
+start_non_reader() {
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    start_background bash -c 'exec 5<>"/dev/tcp/$1/$2" && yes Michael | head -c 50000000 >&5' \
+        _ "$SERVER_HOST" "$SERVER_PORT"
+}
+
+peak_grew_over() { # peak_grew_over PID BASE_KIB LIMIT_KIB
+    local now
+    now=$(rss_kib "$1" peak) || return 1
+    ((now - $2 > $3))
+}
+
+ipv6_loopback() {
+    [[ -r /proc/net/if_inet6 ]] && grep -q ' lo$' /proc/net/if_inet6
+}
+
+# ------------------------------------------------------------------ step 1
+
+@test "step 1: raises its soft open-file limit to the hard limit, and says so on stderr" {
+    local hard
+    hard=$(ulimit -Hn)
+    [[ $hard != 1024 ]] || skip "the hard limit is 1024: nothing to raise"
+    ulimit -Sn 1024
+    start_hello
+    wait_until 3 grep -q "open-file limit $hard " "$SERVER_ERR" ||
+        report_mismatch "(started with a soft open-file limit of 1024, hard limit $hard)" \
+            "a line 'hello_epoll: open-file limit $hard (was 1024)' on stderr" \
+            "$(head -c 300 "$SERVER_ERR")" \
+            "setrlimit(RLIMIT_NOFILE) with rlim_cur = rlim_max, then log it: see step 1"
+    if is_running "$SERVER_PID" && [[ -r /proc/$SERVER_PID/limits ]]; then
+        local limits
+        limits=$(awk '/^Max open files/ { print $4, $5 }' "/proc/$SERVER_PID/limits")
+        expect_equal "(started with a soft open-file limit of 1024)" \
+            "soft and hard limit: $hard $hard" "soft and hard limit: $limits" \
+            "setrlimit(RLIMIT_NOFILE) with rlim_cur = rlim_max: see step 1"
+    fi
+}
+
+# ------------------------------------------------------------------ step 2
+
+@test "step 2: SIGTERM ends the server within 1 s with status 0" {
+    start_hello
+    local start_ms end_ms
+    start_ms=$(($(date +%s%N) / 1000000))
+    stop_process "$SERVER_PID" TERM || fail "hello_epoll did not end within 3 s of SIGTERM: epoll_pwait() must return EINTR and the loop look at the flag (step 2)"
+    end_ms=$(($(date +%s%N) / 1000000))
+    expect_equal "SIGTERM" "exit status 0" "exit status $EXIT_STATUS"
+    ((end_ms - start_ms < 1000)) || fail "hello_epoll took $((end_ms - start_ms)) ms to end after SIGTERM (at most 1000 ms): see step 2"
+}
+
+@test "step 2: SIGINT ends the server within 1 s with status 0" {
+    start_hello
+    local start_ms end_ms
+    start_ms=$(($(date +%s%N) / 1000000))
+    stop_process "$SERVER_PID" INT || fail "hello_epoll did not end within 3 s of SIGINT (step 2)"
+    end_ms=$(($(date +%s%N) / 1000000))
+    expect_equal "SIGINT" "exit status 0" "exit status $EXIT_STATUS"
+    ((end_ms - start_ms < 1000)) || fail "hello_epoll took $((end_ms - start_ms)) ms to end after SIGINT (at most 1000 ms)"
+}
+
+@test "step 2: a port already in use is an error (exit 1, 'Address already in use')" {
+    start_hello
+    run --separate-stderr timeout 5 "$SERVER" -p "$SERVER_PORT"
+    expect_equal "hello_epoll -p $SERVER_PORT (port taken)" "status 1" "status $status"
+    [[ $stderr == *"Address already in use"* ]] ||
+        report_mismatch "hello_epoll -p $SERVER_PORT" "a line naming 'Address already in use'" "$stderr"
+}
+
+@test "step 2: bad command lines exit 2 with one line showing the usage" {
+    local args
+    for args in "-p 70000" "-p abc" "-p -1" "-x" "extra" "-p"; do
+        # shellcheck disable=SC2086
+        run --separate-stderr timeout 5 "$SERVER" $args
+        expect_equal "hello_epoll $args" "status 2" "status $status"
+        [[ $stderr == *usage* && $(printf '%s\n' "$stderr" | wc -l) -eq 1 ]] ||
+            report_mismatch "hello_epoll $args" "one line on stderr with the usage" "$stderr"
+    done
+}
+
+@test "step 2: -b ::1 listens on IPv6 and prints [::1]:PORT" {
+    ipv6_loopback || skip "no IPv6 loopback on this machine"
+    start_server "$SERVER" -b ::1 -p 0
+    grep -q '^listening on \[::1\]:[0-9]*$' "$SERVER_OUT" ||
+        report_mismatch "-b ::1 -p 0" "listening on [::1]:PORT" "$(cat "$SERVER_OUT")"
+}
+
+# ------------------------------------------------------------------ step 3
+
+@test "step 3: logs each client it accepts, with its address" {
+    start_hello
+    open_client
+    local first=$CLIENT_FD
+    open_client
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    if ! wait_until 3 bash -c '[[ $(grep -c "^Accept new connection from 127\.0\.0\.1:[0-9]*\.\.\.$" "$1") -ge 2 ]]' _ "$SERVER_ERR"; then
+        report_mismatch "(two clients connected at the same time)" \
+            "two lines 'Accept new connection from 127.0.0.1:PORT...' on stderr" \
+            "$(cat "$SERVER_ERR")" \
+            "accept4() every waiting client when epoll reports the listener: see step 3"
+    fi
+    exec {first}>&-
+}
+
+@test "step 3: SIGTERM ends the server within 1 s with status 0, clients connected" {
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    open_client
+    local start_ms end_ms
+    start_ms=$(($(date +%s%N) / 1000000))
+    stop_process "$SERVER_PID" TERM || fail "hello_epoll did not end within 3 s of SIGTERM"
+    end_ms=$(($(date +%s%N) / 1000000))
+    expect_equal "SIGTERM" "exit status 0" "exit status $EXIT_STATUS"
+    ((end_ms - start_ms < 1000)) || fail "hello_epoll took $((end_ms - start_ms)) ms to end after SIGTERM (at most 1000 ms)"
+}
+
+@test "step 3: every client gets Welcome!, also while another one stays silent" {
+    start_hello
+    open_client
+    local silent=$CLIENT_FD
+    open_client
+    talk "" 'Welcome!\n' "each accepted socket goes into the epoll set, and add_connection() sends the welcome (step 3)"
+    exec {silent}>&-
+}
+
+@test "step 3: a client that sends half a line and waits does not stall the others" {
+    start_hello
+    open_client
+    local slow=$CLIENT_FD
+    talk "Mich" 'Welcome!\n'
+    open_client
+    talk "" 'Welcome!\n' "accept4() with SOCK_NONBLOCK: a read must never wait for the rest of a line (step 3)"
+    exec {slow}>&-
+}
+
+# ------------------------------------------------------------------ step 4
+
+@test "step 4: the tutorial's exchange: Michael, Tracy, Sarah" {
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    talk 'Michael\n' 'Hello, Michael!\n' "each complete line gets 'Hello, LINE!\\\\n': see step 4"
+    talk 'Tracy\n' 'Hello, Tracy!\n'
+    talk 'Sarah\n' 'Hello, Sarah!\n'
+}
+
+@test "step 4: a line that arrives in pieces is answered once it is complete" {
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    talk 'Mi' ''
+    talk 'cha' ''
+    talk 'el\nTra' 'Hello, Michael!\n'
+    talk 'cy\n' 'Hello, Tracy!\n'
+}
+
+@test "step 4: a burst far larger than one read, in one write, is answered completely" {
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    local input="$BATS_TEST_TMPDIR/input" expected="$BATS_TEST_TMPDIR/expected" got="$BATS_TEST_TMPDIR/got"
+    seq 1 6000 | sed 's/^/n/' >"$input"
+    sed 's/.*/Hello, &!/' "$input" >"$expected"
+    cat "$input" >&"$CLIENT_FD"
+    collect "$CLIENT_FD" "$got" "$(wc -c <"$expected")" 5
+    expect_file_equal "6,000 lines 'n1\\n'...'n6000\\n' in one write (about 40 KB)" "$expected" "$got" \
+        "edge-triggered epoll reports new bytes once: read until EAGAIN, not once per report (step 4)"
+}
+
+@test "step 4: a trailing \\r is dropped, a NUL byte is passed through, an empty line is a line" {
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    talk 'Tracy\r\n' 'Hello, Tracy!\n'
+    talk 'a\0b\n' 'Hello, a\0b!\n'
+    talk '\n' 'Hello, !\n'
+}
+
+@test "step 4: a line of 4096 bytes is answered; 4097 bytes get 'Error: line too long'" {
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    local line
+    line=$(head -c 4096 /dev/zero | tr '\0' x)
+    talk "$line\\n" "Hello, $line!\\n"
+    talk "${line}y\\n" 'Error: line too long\n'
+    expect_closed "after 'Error: line too long' the server closes the connection"
+}
+
+@test "step 4: 'exit' closes the connection, after the replies to the lines before it" {
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    talk 'Michael\nexit\nTracy\n' 'Hello, Michael!\n'
+    expect_closed "after 'exit', send what is queued, then close the connection"
+    open_client
+    talk "" 'Welcome!\n' "the server goes on serving the others"
+}
+
+@test "step 4: the end of the stream closes the connection, replies sent first, and it is logged" {
+    require_command socat
+    start_hello
+    run timeout 5 socat -t 3 - "TCP:$SERVER_HOST:$SERVER_PORT" < <(printf 'Michael\nTracy\n')
+    expect_equal "'Michael\\nTracy\\n', then end of stream" \
+        "$(printf 'Welcome!\nHello, Michael!\nHello, Tracy!')" "$output" \
+        "read() returning 0 is the end of the stream: the queued replies still go out, then the server closes (step 4)"
+    wait_until 3 grep -q '^Connection from 127\.0\.0\.1:[0-9]* closed\.$' "$SERVER_ERR" ||
+        report_mismatch "(a client left)" "a line 'Connection from 127.0.0.1:PORT closed.' on stderr" \
+            "$(cat "$SERVER_ERR")"
+}
+
+@test "step 4: clients that leave do not disturb the others, and no descriptor leaks" {
+    start_hello
+    local base i fds=()
+    base=$(fd_count "$SERVER_PID")
+    for ((i = 0; i < 10; i++)); do
+        open_client
+        fds+=("$CLIENT_FD")
+        talk "" 'Welcome!\n'
+    done
+    for ((i = 1; i < 10; i += 2)); do
+        CLIENT_FD=${fds[i]}
+        if ((i % 4 == 1)); then
+            printf 'exit\n' >&"$CLIENT_FD"
+        fi
+        close_client
+    done
+    for ((i = 0; i < 10; i += 2)); do
+        CLIENT_FD=${fds[i]}
+        talk "name$i\\n" "Hello, name$i!\\n"
+    done
+    for ((i = 0; i < 10; i += 2)); do
+        CLIENT_FD=${fds[i]}
+        close_client
+    done
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    wait_until 3 bash -c '[[ $(find "/proc/$1/fd" -mindepth 1 | wc -l) -le $2 ]]' _ "$SERVER_PID" "$base" ||
+        report_mismatch "(10 clients came and went)" "$base open descriptors, as before" \
+            "$(fd_count "$SERVER_PID")" "every connection that ends must be closed"
+}
+
+# ------------------------------------------------------------------ step 5
+
+@test "step 5: 1,000,000 lines sent in one go, replies read late, all arrive in order" {
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    local input="$BATS_TEST_TMPDIR/input" expected="$BATS_TEST_TMPDIR/expected" got="$BATS_TEST_TMPDIR/got"
+    seq 1 1000000 | sed 's/^/n/' >"$input"
+    sed 's/.*/Hello, &!/' "$input" >"$expected"
+    # The writer runs on its own: the server stops reading while the
+    # replies pile up, so a single-threaded test would wait for ever.
+    cat "$input" >&"$CLIENT_FD" 3>&- &
+    local writer=$!
+    wait_until 1 bash -c "! kill -0 $writer 2>/dev/null" || true
+    collect "$CLIENT_FD" "$got" "$(wc -c <"$expected")" 15
+    kill "$writer" 2>/dev/null || true
+    wait "$writer" 2>/dev/null || true
+    expect_file_equal "1,000,000 lines 'n1\\n'...'n1000000\\n' (8 MB) in one go" "$expected" "$got" \
+        "replies the kernel cannot take now wait for EPOLLOUT; reading that stopped must be re-armed once they drain (step 5)"
+}
+
+@test "step 5: a client that never reads its replies does not grow the server's memory" {
+    [[ ${SANITIZE:-} != 1 ]] || skip "memory is measured without sanitizers"
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    local base
+    base=$(rss_kib "$SERVER_PID" peak)
+    start_non_reader
+    if wait_until 3 peak_grew_over "$SERVER_PID" "$base" 16384; then
+        report_mismatch "up to 50 MB of 'Michael\\n' lines from a client that never reads" \
+            "the server's peak memory stays within 16 MiB of ${base} KiB" \
+            "$(rss_kib "$SERVER_PID" peak) KiB" \
+            "drop EPOLLIN from a client while more than OUTPUT_LIMIT bytes of its replies wait: see step 5"
+    fi
+    talk 'Sarah\n' 'Hello, Sarah!\n' "the other clients must still be served (step 5)"
+}
+
+@test "step 5: a client that never reads its replies does not stall the others" {
+    start_hello
+    start_non_reader
+    open_client
+    talk "" 'Welcome!\n' "one client's full socket must never block the server (step 5)"
+    talk 'Tracy\n' 'Hello, Tracy!\n'
+    open_client
+    talk "" 'Welcome!\n'
+}
+
+@test "step 5: 1,000 clients at once are all welcomed and answered" {
+    require_load
+    raise_fd_limit 4096
+    start_hello
+    run timeout 30 "$LOAD" -H -c 1000 -t 15 "$SERVER_HOST" "$SERVER_PORT"
+    [[ $status -eq 0 && $output == *"held=1000 answered=1000"* ]] ||
+        report_mismatch "1,000 connections (hello_load -H -c 1000), one line on each" \
+            "held=1000 answered=1000 errors=0" "$output"
+}
+
+@test "step 5: 10,000 clients at once are all answered, in less than 32 MiB" {
+    require_load
+    local hard
+    hard=$(ulimit -Hn)
+    [[ $hard == unlimited || $hard -ge 10100 ]] || skip "needs a hard open-file limit of 10100 (here: $hard)"
+    ulimit -Sn 1024 # the server must raise its own limit (step 1)
+    start_hello
+    run timeout 60 "$LOAD" -H -c 10000 -t 30 "$SERVER_HOST" "$SERVER_PORT"
+    [[ $status -eq 0 && $output == *"held=10000 answered=10000"* ]] ||
+        report_mismatch "10,000 connections (hello_load -H -c 10000), one line on each" \
+            "held=10000 answered=10000 errors=0" "$output" \
+            "raise the open-file limit (step 1); accept every waiting client (step 3)"
+    [[ ${SANITIZE:-} != 1 ]] || return 0
+    local peak
+    peak=$(rss_kib "$SERVER_PID" peak)
+    ((peak < 32768)) ||
+        report_mismatch "10,000 connections" "peak memory (VmHWM) under 32768 KiB" "$peak KiB" \
+            "an idle connection must cost only its struct conn: allocate buffers when bytes wait, free them when they empty"
+}

@@ -1,0 +1,557 @@
+/*
+ * MUTANT no-exit (lesson 02-tcp-client): the reference hello_client with
+ * ONE real mistake, which the tests must catch.
+ *
+ * The mistake: the client just closes the connection at the end instead of
+ * sending "exit" first, as the protocol asks (a server only sees the end of
+ * the stream, and cannot tell a goodbye from a crash).
+ *
+ * Caught by: "step 3: sends exactly one line per NAME, then exit" and
+ * "step 5: with no NAME, each line of stdin is a name" (the server's
+ * record ends without "exit\n").
+ */
+/*
+ * hello_client: a client for the hello protocol (lesson 02-tcp-client).
+ *
+ * Connects to HOST PORT, prints the server's welcome line, then sends each
+ * NAME (or, with no NAME, each line of standard input) as one line, checks
+ * that the reply is exactly "Hello, NAME!" and prints it. Finally it sends
+ * "exit" and closes the connection.
+ *
+ * TCP is a byte stream, not a sequence of messages: a reply may arrive in
+ * pieces, or several replies in one read. So every message is a line ending
+ * in "\n", and lines are read through a buffer that keeps what arrived after
+ * the end of the current line for the next call.
+ *
+ * Build: make                  (or: cc -std=c17 -Wall -Wextra -Wpedantic -O2 -g
+ *                                   -o hello_client hello_client.c)
+ * Run:   build/solutions/02-tcp-client/hello_client 127.0.0.1 9999 Michael Tracy Sarah
+ *        printf 'Michael\nTracy\n' | build/solutions/02-tcp-client/hello_client ::1 9999
+ *
+ * Exit status: 0 done, 1 network or protocol failure, 2 bad command line.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define PROGRAM "hello_client"
+#define USAGE "usage: hello_client HOST PORT [NAME...]"
+
+/* The longest line the hello protocol allows: servers refuse longer ones. */
+enum { MAX_NAME = 4096 };
+/* A reply is "Hello, NAME!": a little longer than the longest name. */
+enum { MAX_REPLY = MAX_NAME + 16 };
+/* How long one wait for the server may last before we give up on it. */
+enum { REPLY_TIMEOUT_SECONDS = 10 };
+/* How many bytes one read() may bring in (any size works; bigger = fewer calls). */
+enum { READ_BUFFER_SIZE = 8192 };
+/* Room for "[HOST]:PORT" in messages (a longer HOST is cut short there). */
+enum { ENDPOINT_SIZE = 300 };
+/* How many bytes of a bad reply an error message quotes. */
+enum { QUOTED_BYTES = 100 };
+/* Room for QUOTED_BYTES escaped bytes (at most 4 characters each) and "...". */
+enum { QUOTE_SIZE = QUOTED_BYTES * 4 + 4 };
+
+/* ---- errors -------------------------------------------------------------- */
+
+/* Prints "hello_client: MESSAGE: strerror(errno)" and exits 1. */
+static void die(const char *format, ...)
+{
+    int saved_errno = errno;
+    va_list args;
+
+    fprintf(stderr, "%s: ", PROGRAM);
+    va_start(args, format);
+    vfprintf(stderr, format, args);
+    va_end(args);
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
+    exit(1);
+}
+
+/* Prints "hello_client: MESSAGE" (no system error behind it) and exits 1. */
+static void fail(const char *format, ...)
+{
+    va_list args;
+
+    fprintf(stderr, "%s: ", PROGRAM);
+    va_start(args, format);
+    vfprintf(stderr, format, args);
+    va_end(args);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+/* Prints the problem and the usage on one line and exits 2. */
+static void usage_error(const char *format, ...)
+{
+    va_list args;
+
+    fprintf(stderr, "%s: ", PROGRAM);
+    va_start(args, format);
+    vfprintf(stderr, format, args);
+    va_end(args);
+    fprintf(stderr, " (%s)\n", USAGE);
+    exit(2);
+}
+
+/*
+ * Writes LEN bytes as printable text into OUT ("\n", "\x1b", ...), so that
+ * bytes from the network can never drive the terminal that shows our error
+ * message. Quotes at most QUOTED_BYTES bytes, then "...".
+ */
+static void quote_bytes(const char *bytes, size_t len, char out[QUOTE_SIZE])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t shown = len;
+    size_t o = 0;
+
+    if (shown > QUOTED_BYTES)
+        shown = QUOTED_BYTES;
+
+    for (size_t i = 0; i < shown; i++) {
+        unsigned char c = (unsigned char)bytes[i];
+        if (c == '\n' || c == '\r' || c == '\t' || c == '\\' || c == '\'') {
+            out[o++] = '\\';
+            out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : (char)c;
+        } else if (c >= 0x20 && c < 0x7f) {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 0xf];
+        }
+    }
+    if (shown < len) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
+
+/* ---- the command line ---------------------------------------------------- */
+
+struct command_line {
+    const char *host;
+    const char *port;
+    char **names; /* the NAME arguments; none: read names from stdin */
+    int name_count;
+};
+
+/* Accepts a decimal number from 0 to 65535 and nothing else (no sign, no spaces). */
+static bool is_valid_port(const char *text)
+{
+    char *end = NULL;
+    unsigned long value;
+
+    /* strtoul alone would accept " 80", "+80" and even "-1" (as a huge number). */
+    if (text[0] < '0' || text[0] > '9')
+        return false;
+    errno = 0;
+    value = strtoul(text, &end, 10);
+    return errno == 0 && *end == '\0' && value <= 65535;
+}
+
+/* A NAME travels as one line: it cannot hold a line break or exceed the limit. */
+static void check_name_argument(const char *name)
+{
+    if (strpbrk(name, "\r\n") != NULL)
+        usage_error("a NAME cannot contain a line break");
+    if (strlen(name) > MAX_NAME)
+        usage_error("a NAME cannot be longer than %d bytes", MAX_NAME);
+}
+
+static struct command_line parse_command_line(int argc, char **argv)
+{
+    struct command_line cmd = {0};
+    int first = 1;
+
+    if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        printf("%s\n", USAGE);
+        exit(0);
+    }
+    if (argc > 1 && strcmp(argv[1], "--") == 0)
+        first = 2;
+    else if (argc > 1 && argv[1][0] == '-' && argv[1][1] != '\0')
+        usage_error("unknown option '%s'", argv[1]);
+    if (argc - first < 1)
+        usage_error("missing HOST and PORT");
+    if (argc - first < 2)
+        usage_error("missing PORT");
+    cmd.host = argv[first];
+    cmd.port = argv[first + 1];
+    if (!is_valid_port(cmd.port))
+        usage_error("PORT must be a number from 0 to 65535, not '%s'", cmd.port);
+    cmd.names = argv + first + 2;
+    cmd.name_count = argc - first - 2;
+    for (int i = 0; i < cmd.name_count; i++)
+        check_name_argument(cmd.names[i]);
+    return cmd;
+}
+
+/* ---- step 1: connecting ---------------------------------------------------- */
+
+/* "127.0.0.1:9999", or "[::1]:9999" for an IPv6 address, for messages. */
+static void format_endpoint(const char *host, const char *port, char *out, size_t size)
+{
+    const char *format = strchr(host, ':') != NULL ? "[%s]:%s" : "%s:%s";
+    snprintf(out, size, format, host, port);
+}
+
+/*
+ * Resolves HOST and PORT and connects to the first address that accepts
+ * (a name such as "localhost" may give both ::1 and 127.0.0.1, and only one
+ * of them may have a server behind it). Returns the connected socket.
+ */
+static int connect_to(const char *host, const char *port, const char *endpoint)
+{
+    struct addrinfo hints = {0};
+    struct addrinfo *addresses = NULL;
+    int fd = -1;
+    int connect_errno = 0;
+
+    hints.ai_family = AF_UNSPEC;     /* IPv4 or IPv6, whatever HOST has */
+    hints.ai_socktype = SOCK_STREAM; /* TCP */
+    hints.ai_flags = AI_NUMERICSERV; /* PORT is a number, never a service name */
+    int rc = getaddrinfo(host, port, &hints, &addresses);
+    if (rc != 0)
+        fail("cannot resolve %s: %s", host,
+             rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+
+    for (struct addrinfo *a = addresses; a != NULL; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+        if (fd == -1) {
+            connect_errno = errno;
+            continue;
+        }
+        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+            break;
+        connect_errno = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(addresses);
+
+    if (fd == -1) {
+        errno = connect_errno;
+        die("connect to %s", endpoint);
+    }
+    return fd;
+}
+
+/* ---- step 2: reading lines through a buffer -------------------------------- */
+
+/*
+ * A buffered line reader (like rio_readlineb in CS:APP). One read() may bring
+ * part of a line, or several lines; the bytes not yet handed out wait in
+ * buf[start..end) for the next call.
+ */
+struct line_reader {
+    int fd;
+    int timeout_ms; /* the longest one wait for data may last; -1: no limit */
+    size_t start;
+    size_t end;
+    char buf[READ_BUFFER_SIZE];
+};
+
+enum read_result {
+    READ_LINE,     /* a whole line, without its "\n" (and a "\r" before it) */
+    READ_EOF,      /* the stream ended between two lines */
+    READ_CUT,      /* the stream ended in the middle of a line (returned as is) */
+    READ_TOO_LONG, /* the line does not fit: the rest of it is still unread */
+    READ_TIMEOUT,  /* nothing arrived within timeout_ms */
+    READ_ERROR,    /* poll() or read() failed: see errno */
+    READ_MORE      /* (fill_buffer only) new bytes are in the buffer */
+};
+
+static void init_reader(struct line_reader *r, int fd, int timeout_ms)
+{
+    r->fd = fd;
+    r->timeout_ms = timeout_ms;
+    r->start = 0;
+    r->end = 0;
+}
+
+/* Waits for more bytes (at most timeout_ms) and reads what is there. */
+static enum read_result fill_buffer(struct line_reader *r)
+{
+    ssize_t n;
+
+    /* Step 4: read() alone would wait forever for a server that never answers. */
+    if (r->timeout_ms >= 0) {
+        struct pollfd p = {.fd = r->fd, .events = POLLIN};
+        int ready;
+        do
+            ready = poll(&p, 1, r->timeout_ms);
+        while (ready == -1 && errno == EINTR);
+        if (ready == -1)
+            return READ_ERROR;
+        if (ready == 0)
+            return READ_TIMEOUT;
+    }
+    do
+        n = read(r->fd, r->buf, sizeof r->buf);
+    while (n == -1 && errno == EINTR); /* a signal is not an error: try again */
+    if (n == -1)
+        return READ_ERROR;
+    if (n == 0)
+        return READ_EOF;
+    r->start = 0;
+    r->end = (size_t)n;
+    return READ_MORE;
+}
+
+/*
+ * Reads one line into LINE (room for CAP bytes; no NUL is added: a line may
+ * contain NUL bytes, so *LEN says how long it is).
+ */
+static enum read_result read_line(struct line_reader *r, char *line, size_t cap,
+                                  size_t *len)
+{
+    size_t used = 0;
+
+    for (;;) {
+        if (r->start == r->end) {
+            enum read_result got = fill_buffer(r);
+            if (got == READ_EOF && used > 0)
+                got = READ_CUT;
+            if (got != READ_MORE) {
+                *len = used;
+                return got;
+            }
+        }
+        const char *from = r->buf + r->start;
+        size_t available = r->end - r->start;
+        const char *newline = memchr(from, '\n', available);
+        size_t take = newline != NULL ? (size_t)(newline - from) : available;
+        if (take > cap - used) {
+            *len = used;
+            return READ_TOO_LONG;
+        }
+        memcpy(line + used, from, take);
+        used += take;
+        r->start += take;
+        if (newline != NULL) {
+            r->start++; /* the "\n" itself */
+            if (used > 0 && line[used - 1] == '\r')
+                used--;
+            *len = used;
+            return READ_LINE;
+        }
+    }
+}
+
+/* ---- the conversation -------------------------------------------------------- */
+
+struct connection {
+    int fd;
+    const char *endpoint; /* "HOST:PORT", for messages */
+    struct line_reader in;
+};
+
+/* Prints one line on stdout; the bytes are the program's output, as they came. */
+static void print_line(const char *line, size_t len)
+{
+    if (fwrite(line, 1, len, stdout) != len || putchar('\n') == EOF ||
+        fflush(stdout) == EOF)
+        die("writing to standard output");
+}
+
+/* Reads one line from the server, or exits with a line saying what went wrong. */
+static size_t expect_line(struct connection *c, char *line, size_t cap, const char *what)
+{
+    char quoted[QUOTE_SIZE];
+    size_t len; /* read_line sets it, whatever it returns */
+
+    switch (read_line(&c->in, line, cap, &len)) {
+    case READ_LINE:
+        return len;
+    case READ_EOF:
+        fail("%s closed the connection before sending %s", c->endpoint, what);
+        break;
+    case READ_CUT:
+        quote_bytes(line, len, quoted);
+        fail("%s closed the connection in the middle of %s (got '%s' and no newline)",
+             c->endpoint, what, quoted);
+        break;
+    case READ_TOO_LONG:
+        fail("%s sent a line longer than %zu bytes as %s", c->endpoint, cap, what);
+        break;
+    case READ_TIMEOUT:
+        fail("no reply from %s within %d seconds (waiting for %s)", c->endpoint,
+             REPLY_TIMEOUT_SECONDS, what);
+        break;
+    case READ_ERROR:
+    case READ_MORE:
+        die("reading %s from %s", what, c->endpoint);
+        break;
+    }
+    return 0;
+}
+
+static void print_welcome(struct connection *c)
+{
+    char line[MAX_REPLY];
+    size_t len = expect_line(c, line, sizeof line, "the welcome line");
+    print_line(line, len);
+}
+
+/* ---- step 3: sending lines, whole ------------------------------------------ */
+
+/*
+ * Writes all LEN bytes (like rio_writen in CS:APP). write() may write fewer
+ * bytes than asked (a full socket buffer, a signal): loop until all are out.
+ */
+static int write_all(int fd, const char *bytes, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, bytes, len);
+        if (n == -1 && errno == EINTR)
+            continue; /* interrupted before anything was written: try again */
+        if (n == -1)
+            return -1;
+        bytes += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Sends LINE followed by "\n" in one write, so the server sees one whole line. */
+static void send_line(struct connection *c, const char *line, size_t len)
+{
+    char out[MAX_NAME + 1];
+
+    memcpy(out, line, len);
+    out[len] = '\n';
+    if (write_all(c->fd, out, len + 1) == -1)
+        die("sending to %s", c->endpoint);
+}
+
+/* ---- step 4: trusting nothing the server sends ------------------------------ */
+
+/* True when REPLY is exactly "Hello, " NAME "!" (byte for byte, NUL bytes too). */
+static bool is_hello_for(const char *reply, size_t reply_len, const char *name,
+                         size_t name_len)
+{
+    static const char prefix[] = "Hello, ";
+    size_t prefix_len = sizeof prefix - 1;
+
+    return reply_len == prefix_len + name_len + 1 &&
+           memcmp(reply, prefix, prefix_len) == 0 &&
+           memcmp(reply + prefix_len, name, name_len) == 0 && reply[reply_len - 1] == '!';
+}
+
+/* ---- one name, one reply (steps 3 and 4) ----------------------------------- */
+
+/* Sends NAME, reads the reply, checks it and prints it. */
+static void greet(struct connection *c, const char *name, size_t name_len)
+{
+    char quoted_name[QUOTE_SIZE];
+    char what[QUOTE_SIZE + 32];
+    char reply[MAX_REPLY];
+
+    quote_bytes(name, name_len, quoted_name);
+    snprintf(what, sizeof what, "the reply to '%s'", quoted_name);
+    send_line(c, name, name_len);
+    size_t reply_len = expect_line(c, reply, sizeof reply, what);
+    if (!is_hello_for(reply, reply_len, name, name_len)) {
+        char quoted_reply[QUOTE_SIZE];
+        quote_bytes(reply, reply_len, quoted_reply);
+        fail("unexpected reply from %s to '%s': expected 'Hello, %s!', got '%s'",
+             c->endpoint, quoted_name, quoted_name, quoted_reply);
+    }
+    print_line(reply, reply_len);
+}
+
+/* The protocol's own word for "goodbye": a NAME "exit" ends the conversation. */
+static bool is_exit(const char *name, size_t len)
+{
+    return len == 4 && memcmp(name, "exit", 4) == 0;
+}
+
+static void greet_names(struct connection *c, char **names, int count)
+{
+    for (int i = 0; i < count; i++) {
+        size_t len = strlen(names[i]);
+        if (is_exit(names[i], len))
+            return;
+        greet(c, names[i], len);
+    }
+}
+
+/* Tells the server we are done, as the protocol asks, and closes our end. */
+static void say_goodbye(struct connection *c)
+{
+    /* MUTANT: no send_line(c, "exit", 4) */
+    if (close(c->fd) == -1)
+        die("closing the connection to %s", c->endpoint);
+}
+
+/* ---- step 5: names from standard input ------------------------------------- */
+
+/* Greets each line of stdin; a last line without "\n" counts too. */
+static void greet_names_from_stdin(struct connection *c)
+{
+    struct line_reader input;
+    char name[MAX_NAME + 1]; /* one more: a longer line is refused, not cut */
+    size_t len = 0;
+
+    init_reader(&input, STDIN_FILENO, -1); /* a person may type slowly: no timeout */
+    for (unsigned long line_number = 1;; line_number++) {
+        enum read_result got = read_line(&input, name, sizeof name, &len);
+        if (got == READ_EOF)
+            return;
+        if (got == READ_ERROR)
+            die("reading standard input");
+        if (got == READ_TOO_LONG || len > MAX_NAME)
+            fail("line %lu of standard input is longer than %d bytes", line_number,
+                 MAX_NAME);
+        if (is_exit(name, len))
+            return;
+        greet(c, name, len);
+        if (got == READ_CUT)
+            return;
+    }
+}
+
+/* Without this, writing to a server that has gone away kills us with SIGPIPE. */
+static void ignore_sigpipe(void)
+{
+    struct sigaction sa = {0};
+
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGPIPE, &sa, NULL) == -1)
+        die("sigaction(SIGPIPE)");
+}
+
+int main(int argc, char **argv)
+{
+    struct command_line cmd = parse_command_line(argc, argv);
+    char endpoint[ENDPOINT_SIZE];
+    struct connection c;
+
+    ignore_sigpipe();
+    format_endpoint(cmd.host, cmd.port, endpoint, sizeof endpoint);
+    c.endpoint = endpoint;
+    c.fd = connect_to(cmd.host, cmd.port, endpoint); /* step 1 */
+    init_reader(&c.in, c.fd, REPLY_TIMEOUT_SECONDS * 1000);
+    print_welcome(&c); /* step 2 */
+    if (cmd.name_count > 0)
+        greet_names(&c, cmd.names, cmd.name_count); /* steps 3, 4 */
+    else
+        greet_names_from_stdin(&c); /* step 5 */
+    say_goodbye(&c);                /* step 3 */
+    return 0;
+}
