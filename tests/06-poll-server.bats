@@ -7,12 +7,15 @@
 # its replies), the memory stays bounded, 1,000 clients at once are served,
 # and connections leave the table without disturbing the others.
 #
-# Each test name starts with the step of lessons/06-poll-server/README.md
-# whose work it checks.
+# The protocol tests every hello server shares come from lib/hello_server
+# (hello_test_*); the tests written here check what is particular to an
+# event loop. Each test name starts with the step of
+# lessons/06-poll-server/README.md whose work it checks.
 
 # $stderr is set by bats' `run --separate-stderr`.
 # shellcheck disable=SC2154
 load 'lib/common'
+load 'lib/hello_server'
 
 setup() {
     SERVER=$(program hello_poll)
@@ -109,13 +112,9 @@ peak_grew_over() { # peak_grew_over PID BASE_KIB LIMIT_KIB
     ((now - $2 > $3))
 }
 
-ipv6_loopback() {
-    [[ -r /proc/net/if_inet6 ]] && grep -q ' lo$' /proc/net/if_inet6
-}
-
 # ------------------------------------------------------------------ step 1
 
-@test "step 1: prints 'listening on 127.0.0.1:PORT' and logs each client it accepts" {
+@test "step 1: two clients connected at the same time are both accepted and logged" {
     start_hello
     expect_equal "(started with -p 0)" 127.0.0.1 "$SERVER_HOST"
     open_client
@@ -131,55 +130,24 @@ ipv6_loopback() {
     exec {first}>&-
 }
 
-@test "step 1: SIGTERM ends the server within 1 s with status 0, clients connected" {
-    start_hello
-    open_client
-    local start_ms end_ms
-    start_ms=$(($(date +%s%N) / 1000000))
-    stop_process "$SERVER_PID" TERM || fail "hello_poll did not end within 3 s of SIGTERM: poll() must wake up (EINTR or its timeout) and the loop look at the flag (step 1)"
-    end_ms=$(($(date +%s%N) / 1000000))
-    expect_equal "SIGTERM" "exit status 0" "exit status $EXIT_STATUS"
-    ((end_ms - start_ms < 1000)) || fail "hello_poll took $((end_ms - start_ms)) ms to end after SIGTERM (at most 1000 ms): see step 1"
-}
-
-@test "step 1: SIGINT ends the server within 1 s with status 0" {
-    start_hello
-    local start_ms end_ms
-    start_ms=$(($(date +%s%N) / 1000000))
-    stop_process "$SERVER_PID" INT || fail "hello_poll did not end within 3 s of SIGINT (step 1)"
-    end_ms=$(($(date +%s%N) / 1000000))
-    expect_equal "SIGINT" "exit status 0" "exit status $EXIT_STATUS"
-    ((end_ms - start_ms < 1000)) || fail "hello_poll took $((end_ms - start_ms)) ms to end after SIGINT (at most 1000 ms)"
-}
-
-@test "step 1: a port already in use is an error (exit 1, 'Address already in use')" {
-    start_hello
-    run --separate-stderr timeout 5 "$SERVER" -p "$SERVER_PORT"
-    expect_equal "hello_poll -p $SERVER_PORT (port taken)" "status 1" "status $status"
-    [[ $stderr == *"Address already in use"* ]] ||
-        report_mismatch "hello_poll -p $SERVER_PORT" "a line naming 'Address already in use'" "$stderr"
+@test "step 1: prints one line 'listening on 127.0.0.1:PORT'" {
+    hello_test_listening "$SERVER" "step 1"
 }
 
 @test "step 1: bad command lines exit 2 with one line showing the usage" {
-    local args
-    for args in "-p 70000" "-p abc" "-p -1" "-x" "extra" "-p"; do
-        # shellcheck disable=SC2086
-        run --separate-stderr timeout 5 "$SERVER" $args
-        expect_equal "hello_poll $args" "status 2" "status $status"
-        [[ $stderr == *usage* && $(printf '%s\n' "$stderr" | wc -l) -eq 1 ]] ||
-            report_mismatch "hello_poll $args" "one line on stderr with the usage" "$stderr"
-    done
+    hello_test_usage "$SERVER" "step 1"
 }
 
-@test "step 1: -b ::1 listens on IPv6 and prints [::1]:PORT" {
-    ipv6_loopback || skip "no IPv6 loopback on this machine"
-    start_server "$SERVER" -b ::1 -p 0
-    grep -q '^listening on \[::1\]:[0-9]*$' "$SERVER_OUT" ||
-        report_mismatch "-b ::1 -p 0" "listening on [::1]:PORT" "$(cat "$SERVER_OUT")"
-    open_client
-    wait_until 3 grep -q '^Accept new connection from \[::1\]:[0-9]*\.\.\.$' "$SERVER_ERR" ||
-        report_mismatch "(a client connected to [::1])" \
-            "a line 'Accept new connection from [::1]:PORT...' on stderr" "$(cat "$SERVER_ERR")"
+@test "step 1: a port already in use is an error (exit 1, 'Address already in use')" {
+    hello_test_port_in_use "$SERVER" "step 1"
+}
+
+@test "step 1: SIGTERM ends the server within 1 s with status 0, a client connected" {
+    hello_test_stop "$SERVER" "step 1" TERM
+}
+
+@test "step 1: SIGINT ends the server within 1 s with status 0, a client connected" {
+    hello_test_stop "$SERVER" "step 1" INT
 }
 
 # ------------------------------------------------------------------ step 2
@@ -201,6 +169,10 @@ ipv6_loopback() {
     open_client
     talk "" 'Welcome!\n' "reading must never wait for the rest of a line: read what is there, keep it, go back to poll() (step 2)"
     exec {slow}>&-
+}
+
+@test "step 2: a restart on the same port works at once (SO_REUSEADDR)" {
+    hello_test_restart_time_wait "$SERVER" "step 2"
 }
 
 # ------------------------------------------------------------------ step 3
@@ -315,40 +287,84 @@ ipv6_loopback() {
 }
 
 # ------------------------------------------------------------------ step 5
+# The whole protocol, every exchange ending with the server closing.
 
-@test "step 5: 'exit' closes the connection, after the replies to the lines before it" {
-    start_hello
-    open_client
-    talk "" 'Welcome!\n'
-    talk 'Michael\nexit\nTracy\n' 'Hello, Michael!\n' "lines before 'exit' are answered (step 3)"
-    expect_closed "after 'exit', send what is queued, then close the connection (step 5)"
-    open_client
-    talk "" 'Welcome!\n' "the server goes on serving the others (step 5)"
+@test "step 5: Welcome!, then the end of the stream closes the connection" {
+    hello_test_welcome "$SERVER" "step 5"
 }
 
-@test "step 5: the end of the stream closes the connection, replies sent first, and it is logged" {
-    require_command socat
-    start_hello
-    run timeout 5 socat -t 3 - "TCP:$SERVER_HOST:$SERVER_PORT" < <(printf 'Michael\nTracy\n')
-    expect_equal "'Michael\\nTracy\\n', then end of stream" \
-        "$(printf 'Welcome!\nHello, Michael!\nHello, Tracy!')" "$output" \
-        "at the end of the stream the queued replies still go out, then the server closes (steps 2 and 5)"
-    wait_until 3 grep -q '^Connection from 127\.0\.0\.1:[0-9]* closed\.$' "$SERVER_ERR" ||
-        report_mismatch "(a client left)" "a line 'Connection from 127.0.0.1:PORT closed.' on stderr" \
-            "$(cat "$SERVER_ERR")" "close_connection() logs each close (step 5)"
+@test "step 5: the tutorial's exchange: Michael, Tracy, Sarah, exit" {
+    hello_test_replies "$SERVER" "step 5"
 }
 
-@test "step 5: a line that is too long is answered with the error, then the connection is closed" {
-    start_hello
-    open_client
-    talk "" 'Welcome!\n'
-    local line
-    line=$(head -c 5000 /dev/zero | tr '\0' y)
-    talk "$line\\nMichael\\n" 'Error: line too long\n'
-    expect_closed "after 'Error: line too long' the server closes the connection (step 5)"
-    open_client
-    talk "" 'Welcome!\n' "the others are still served (step 5)"
+@test "step 5: 'exit' closes the connection, later lines get no reply" {
+    hello_test_exit "$SERVER" "step 5"
 }
+
+@test "step 5: the end of the stream closes; an unfinished last line gets no reply" {
+    hello_test_end_of_stream "$SERVER" "step 5"
+}
+
+@test "step 5: 1000 lines and exit in one write: replies in order, then close" {
+    hello_test_pipelined "$SERVER" "step 5"
+}
+
+@test "step 5: lines sent one byte at a time" {
+    hello_test_dribble "$SERVER" "step 5"
+}
+
+@test "step 5: a \\r before the \\n is dropped, another \\r is kept" {
+    hello_test_crlf "$SERVER" "step 5"
+}
+
+@test "step 5: NUL bytes are passed through" {
+    hello_test_nul "$SERVER" "step 5"
+}
+
+@test "step 5: 4096 bytes answered, 4097 get the error and the close, the others go on" {
+    hello_test_long_lines "$SERVER" "step 5"
+}
+
+@test "step 5: logs 'Accept new connection from ADDR:PORT...' and 'Connection from ADDR:PORT closed.'" {
+    hello_test_log_lines "$SERVER" "step 5"
+}
+
+@test "step 5: a client that stays silent does not keep the others waiting" {
+    hello_test_silent_client "$SERVER" "step 5"
+}
+
+@test "step 5: a client that says exit is closed at once, while another stays silent" {
+    hello_test_exit_while_busy "$SERVER" "step 5"
+}
+
+@test "step 5: 100 clients at once, each answered and closed" {
+    hello_test_many_clients "$SERVER" "step 5" 100
+}
+
+@test "step 5: clients that reset their connection do not harm the server" {
+    hello_test_reset "$SERVER" "step 5"
+}
+
+@test "step 5: a slow reader gets 4 MB of replies, byte for byte, in order" {
+    hello_test_slow_reader "$SERVER" "step 5"
+}
+
+@test "step 5: 300 clients come and go: no descriptor is left open" {
+    hello_test_no_leaks "$SERVER" "step 5"
+}
+
+@test "step 5: -b ::1 serves IPv6 clients" {
+    hello_test_ipv6 "$SERVER" "step 5"
+}
+
+@test "step 5: works with nc" {
+    hello_test_netcat "$SERVER" "step 5"
+}
+
+@test "step 5: works with socat" {
+    hello_test_socat "$SERVER" "step 5"
+}
+
 
 @test "step 5: clients that leave do not disturb the others, and no descriptor leaks" {
     start_hello

@@ -8,13 +8,16 @@
 # others or grow the memory (one that never reads its replies), and 10,000
 # clients at once are held in less than 32 MiB.
 #
-# Each test name starts with the step of lessons/07-epoll-server/README.md
-# whose work it checks.
+# The protocol tests every hello server shares come from lib/hello_server
+# (hello_test_*); the tests written here check what is particular to an
+# epoll server. Each test name starts with the step of
+# lessons/07-epoll-server/README.md whose work it checks.
 
 # $stderr is set by bats' `run --separate-stderr`; each test runs in a
 # subshell of its own, on purpose.
 # shellcheck disable=SC2154,SC2030,SC2031
 load 'lib/common'
+load 'lib/hello_server'
 
 setup() {
     SERVER=$(program hello_epoll)
@@ -111,10 +114,6 @@ peak_grew_over() { # peak_grew_over PID BASE_KIB LIMIT_KIB
     ((now - $2 > $3))
 }
 
-ipv6_loopback() {
-    [[ -r /proc/net/if_inet6 ]] && grep -q ' lo$' /proc/net/if_inet6
-}
-
 # ------------------------------------------------------------------ step 1
 
 @test "step 1: raises its soft open-file limit to the hard limit, and says so on stderr" {
@@ -122,15 +121,16 @@ ipv6_loopback() {
     hard=$(ulimit -Hn)
     [[ $hard != 1024 ]] || skip "the hard limit is 1024: nothing to raise"
     ulimit -Sn 1024
-    start_hello
-    wait_until 3 grep -q "open-file limit $hard " "$SERVER_ERR" ||
+    start_background "$SERVER" -p 0
+    wait_until 3 grep -q "open-file limit $hard " "$BG_ERR" ||
         report_mismatch "(started with a soft open-file limit of 1024, hard limit $hard)" \
             "a line 'hello_epoll: open-file limit $hard (was 1024)' on stderr" \
-            "$(head -c 300 "$SERVER_ERR")" \
+            "$(head -c 300 "$BG_ERR")" \
             "setrlimit(RLIMIT_NOFILE) with rlim_cur = rlim_max, then log it: see step 1"
-    if is_running "$SERVER_PID" && [[ -r /proc/$SERVER_PID/limits ]]; then
+    wait_until 3 grep -q '^listening on ' "$BG_OUT" || true
+    if is_running "$BG_PID" && [[ -r /proc/$BG_PID/limits ]]; then
         local limits
-        limits=$(awk '/^Max open files/ { print $4, $5 }' "/proc/$SERVER_PID/limits")
+        limits=$(awk '/^Max open files/ { print $4, $5 }' "/proc/$BG_PID/limits")
         expect_equal "(started with a soft open-file limit of 1024)" \
             "soft and hard limit: $hard $hard" "soft and hard limit: $limits" \
             "setrlimit(RLIMIT_NOFILE) with rlim_cur = rlim_max: see step 1"
@@ -159,33 +159,31 @@ ipv6_loopback() {
     ((end_ms - start_ms < 1000)) || fail "hello_epoll took $((end_ms - start_ms)) ms to end after SIGINT (at most 1000 ms)"
 }
 
-@test "step 2: a port already in use is an error (exit 1, 'Address already in use')" {
-    start_hello
-    run --separate-stderr timeout 5 "$SERVER" -p "$SERVER_PORT"
-    expect_equal "hello_epoll -p $SERVER_PORT (port taken)" "status 1" "status $status"
-    [[ $stderr == *"Address already in use"* ]] ||
-        report_mismatch "hello_epoll -p $SERVER_PORT" "a line naming 'Address already in use'" "$stderr"
+@test "step 2: prints one line 'listening on 127.0.0.1:PORT'" {
+    hello_test_listening "$SERVER" "step 2"
 }
 
 @test "step 2: bad command lines exit 2 with one line showing the usage" {
-    local args
-    for args in "-p 70000" "-p abc" "-p -1" "-x" "extra" "-p"; do
-        # shellcheck disable=SC2086
-        run --separate-stderr timeout 5 "$SERVER" $args
-        expect_equal "hello_epoll $args" "status 2" "status $status"
-        [[ $stderr == *usage* && $(printf '%s\n' "$stderr" | wc -l) -eq 1 ]] ||
-            report_mismatch "hello_epoll $args" "one line on stderr with the usage" "$stderr"
-    done
+    hello_test_usage "$SERVER" "step 2"
 }
 
-@test "step 2: -b ::1 listens on IPv6 and prints [::1]:PORT" {
-    ipv6_loopback || skip "no IPv6 loopback on this machine"
-    start_server "$SERVER" -b ::1 -p 0
-    grep -q '^listening on \[::1\]:[0-9]*$' "$SERVER_OUT" ||
-        report_mismatch "-b ::1 -p 0" "listening on [::1]:PORT" "$(cat "$SERVER_OUT")"
+@test "step 2: a port already in use is an error (exit 1, 'Address already in use')" {
+    hello_test_port_in_use "$SERVER" "step 2"
 }
 
 # ------------------------------------------------------------------ step 3
+
+@test "step 3: SIGTERM ends the server within 1 s with status 0, a client connected" {
+    hello_test_stop "$SERVER" "step 3" TERM
+}
+
+@test "step 3: SIGINT ends the server within 1 s with status 0, a client connected" {
+    hello_test_stop "$SERVER" "step 3" INT
+}
+
+@test "step 3: a restart on the same port works at once (SO_REUSEADDR)" {
+    hello_test_restart_time_wait "$SERVER" "step 3"
+}
 
 @test "step 3: logs each client it accepts, with its address" {
     start_hello
@@ -200,19 +198,6 @@ ipv6_loopback() {
             "accept4() every waiting client when epoll reports the listener: see step 3"
     fi
     exec {first}>&-
-}
-
-@test "step 3: SIGTERM ends the server within 1 s with status 0, clients connected" {
-    start_hello
-    open_client
-    talk "" 'Welcome!\n'
-    open_client
-    local start_ms end_ms
-    start_ms=$(($(date +%s%N) / 1000000))
-    stop_process "$SERVER_PID" TERM || fail "hello_epoll did not end within 3 s of SIGTERM"
-    end_ms=$(($(date +%s%N) / 1000000))
-    expect_equal "SIGTERM" "exit status 0" "exit status $EXIT_STATUS"
-    ((end_ms - start_ms < 1000)) || fail "hello_epoll took $((end_ms - start_ms)) ms to end after SIGTERM (at most 1000 ms)"
 }
 
 @test "step 3: every client gets Welcome!, also while another one stays silent" {
@@ -288,28 +273,6 @@ ipv6_loopback() {
     expect_closed "after 'Error: line too long' the server closes the connection"
 }
 
-@test "step 4: 'exit' closes the connection, after the replies to the lines before it" {
-    start_hello
-    open_client
-    talk "" 'Welcome!\n'
-    talk 'Michael\nexit\nTracy\n' 'Hello, Michael!\n'
-    expect_closed "after 'exit', send what is queued, then close the connection"
-    open_client
-    talk "" 'Welcome!\n' "the server goes on serving the others"
-}
-
-@test "step 4: the end of the stream closes the connection, replies sent first, and it is logged" {
-    require_command socat
-    start_hello
-    run timeout 5 socat -t 3 - "TCP:$SERVER_HOST:$SERVER_PORT" < <(printf 'Michael\nTracy\n')
-    expect_equal "'Michael\\nTracy\\n', then end of stream" \
-        "$(printf 'Welcome!\nHello, Michael!\nHello, Tracy!')" "$output" \
-        "read() returning 0 is the end of the stream: the queued replies still go out, then the server closes (step 4)"
-    wait_until 3 grep -q '^Connection from 127\.0\.0\.1:[0-9]* closed\.$' "$SERVER_ERR" ||
-        report_mismatch "(a client left)" "a line 'Connection from 127.0.0.1:PORT closed.' on stderr" \
-            "$(cat "$SERVER_ERR")"
-}
-
 @test "step 4: clients that leave do not disturb the others, and no descriptor leaks" {
     start_hello
     local base i fds=()
@@ -340,7 +303,83 @@ ipv6_loopback() {
             "$(fd_count "$SERVER_PID")" "every connection that ends must be closed"
 }
 
+@test "step 4: Welcome!, then the end of the stream closes the connection" {
+    hello_test_welcome "$SERVER" "step 4"
+}
+
+@test "step 4: the tutorial's exchange: Michael, Tracy, Sarah, exit" {
+    hello_test_replies "$SERVER" "step 4"
+}
+
+@test "step 4: 'exit' closes the connection, later lines get no reply" {
+    hello_test_exit "$SERVER" "step 4"
+}
+
+@test "step 4: the end of the stream closes; an unfinished last line gets no reply" {
+    hello_test_end_of_stream "$SERVER" "step 4"
+}
+
+@test "step 4: 1000 lines and exit in one write: replies in order, then close" {
+    hello_test_pipelined "$SERVER" "step 4"
+}
+
+@test "step 4: lines sent one byte at a time" {
+    hello_test_dribble "$SERVER" "step 4"
+}
+
+@test "step 4: a \\r before the \\n is dropped, another \\r is kept" {
+    hello_test_crlf "$SERVER" "step 4"
+}
+
+@test "step 4: NUL bytes are passed through" {
+    hello_test_nul "$SERVER" "step 4"
+}
+
+@test "step 4: 4096 bytes answered, 4097 get the error and the close, the others go on" {
+    hello_test_long_lines "$SERVER" "step 4"
+}
+
+@test "step 4: logs 'Accept new connection from ADDR:PORT...' and 'Connection from ADDR:PORT closed.'" {
+    hello_test_log_lines "$SERVER" "step 4"
+}
+
+@test "step 4: a client that stays silent does not keep the others waiting" {
+    hello_test_silent_client "$SERVER" "step 4"
+}
+
+@test "step 4: a client that says exit is closed at once, while another stays silent" {
+    hello_test_exit_while_busy "$SERVER" "step 4"
+}
+
+@test "step 4: 100 clients at once, each answered and closed" {
+    hello_test_many_clients "$SERVER" "step 4" 100
+}
+
+@test "step 4: clients that reset their connection do not harm the server" {
+    hello_test_reset "$SERVER" "step 4"
+}
+
+@test "step 4: 300 clients come and go: no descriptor is left open" {
+    hello_test_no_leaks "$SERVER" "step 4"
+}
+
+@test "step 4: -b ::1 serves IPv6 clients" {
+    hello_test_ipv6 "$SERVER" "step 4"
+}
+
+@test "step 4: works with nc" {
+    hello_test_netcat "$SERVER" "step 4"
+}
+
+@test "step 4: works with socat" {
+    hello_test_socat "$SERVER" "step 4"
+}
+
 # ------------------------------------------------------------------ step 5
+
+@test "step 5: a slow reader gets 4 MB of replies, byte for byte, in order" {
+    hello_test_slow_reader "$SERVER" "step 5"
+}
 
 @test "step 5: 1,000,000 lines sent in one go, replies read late, all arrive in order" {
     start_hello

@@ -63,7 +63,7 @@ static volatile sig_atomic_t stop_requested;
 /* ---- errors ------------------------------------------------------------ */
 
 /* Prints "hello_epoll: <message>: <strerror(errno)>" and exits 1. */
-static void die(const char *fmt, ...)
+_Noreturn static void die(const char *fmt, ...)
 {
     int saved = errno;
     va_list ap;
@@ -88,7 +88,7 @@ static void log_errno(const char *fmt, ...)
 }
 
 /* The problem and the usage on one line, exit status 2. */
-static void usage_error(const char *fmt, ...)
+_Noreturn static void usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -269,7 +269,7 @@ static int open_listener(const char *host, const char *port)
 
 static void announce_listener(int fd)
 {
-    struct sockaddr_storage addr;
+    struct sockaddr_storage addr = {0};
     socklen_t len = sizeof addr;
     if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
         die("getsockname");
@@ -576,19 +576,20 @@ static void add_connection(struct server *s, int fd, const struct sockaddr *addr
     c->fd = fd;
     c->state = CONN_OPEN;
     format_address(addr, len, c->peer, sizeof c->peer);
+    c->events = wanted_events(c);
+    struct epoll_event ev = {.events = c->events, .data.ptr = c};
+    if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        log_errno("epoll_ctl add %s: new connection dropped", c->peer);
+        close(fd);
+        free(c);
+        return;
+    }
     fprintf(stderr, "Accept new connection from %s...\n", c->peer);
     c->next = s->first;
     if (s->first != NULL) {
         s->first->prev = c;
     }
     s->first = c;
-    c->events = wanted_events(c);
-    struct epoll_event ev = {.events = c->events, .data.ptr = c};
-    if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        log_errno("epoll_ctl add %s", c->peer);
-        close_connection(s, c);
-        return;
-    }
     if (queue_text(c, "Welcome!\n") < 0) {
         log_errno("%s: welcome", c->peer);
         c->state = CONN_CLOSED;

@@ -193,8 +193,10 @@ static struct command_line parse_command_line(int argc, char **argv)
 /* "127.0.0.1:9999", or "[::1]:9999" for an IPv6 address, for messages. */
 static void format_endpoint(const char *host, const char *port, char *out, size_t size)
 {
-    const char *format = strchr(host, ':') != NULL ? "[%s]:%s" : "%s:%s";
-    snprintf(out, size, format, host, port);
+    if (strchr(host, ':') != NULL)
+        snprintf(out, size, "[%s]:%s", host, port);
+    else
+        snprintf(out, size, "%s:%s", host, port);
 }
 
 /*

@@ -52,7 +52,7 @@ static volatile sig_atomic_t stop_requested;
 /* ---- errors ------------------------------------------------------------ */
 
 /* Prints "hello_poll: <message>: <strerror(errno)>" and exits 1. */
-static void die(const char *fmt, ...)
+_Noreturn static void die(const char *fmt, ...)
 {
     int saved = errno;
     va_list ap;
@@ -77,7 +77,7 @@ static void log_errno(const char *fmt, ...)
 }
 
 /* The problem and the usage on one line, exit status 2. */
-static void usage_error(const char *fmt, ...)
+_Noreturn static void usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -239,7 +239,7 @@ static int open_listener(const char *host, const char *port)
 
 static void announce_listener(int fd)
 {
-    struct sockaddr_storage addr;
+    struct sockaddr_storage addr = {0};
     socklen_t len = sizeof addr;
     if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
         die("getsockname");
@@ -525,7 +525,7 @@ static void add_connection(struct server *s, int fd, const struct sockaddr *addr
 static void accept_clients(struct server *s)
 {
     for (int i = 0; i < ACCEPT_BATCH; i++) {
-        struct sockaddr_storage addr;
+        struct sockaddr_storage addr = {0};
         socklen_t len = sizeof addr;
         int fd = accept(s->listener, (struct sockaddr *)&addr, &len);
         if (fd >= 0) {

@@ -98,7 +98,7 @@ struct run {
 
 /* ---- errors and options ------------------------------------------------- */
 
-static void die(const char *fmt, ...)
+_Noreturn static void die(const char *fmt, ...)
 {
     int saved = errno;
     va_list ap;
@@ -110,7 +110,7 @@ static void die(const char *fmt, ...)
     exit(1);
 }
 
-static void usage_error(const char *fmt, ...)
+_Noreturn static void usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -381,6 +381,7 @@ static struct addrinfo *resolve_loopback(const char *host, const char *port)
     }
     if (!is_loopback(list->ai_addr)) {
         freeaddrinfo(list);
+        list = NULL;
         usage_error("refusing %s: this tool only loads loopback addresses", host);
     }
     return list;

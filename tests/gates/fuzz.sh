@@ -24,6 +24,7 @@
 # replay_main.c) instead of libFuzzer, with $CC (default cc: gcc or clang)
 # and the sanitizers, and runs it on every corpus file: a few seconds.
 #
+# Everything built and found goes to build/fuzz/ ($SOCKSTEP_BUILD/fuzz).
 # Environment: FUZZ_SECONDS (default 20), FUZZ_MAX_LEN (default 16384),
 # FUZZ_CC (default clang), CC for --replay, FUZZ_VERBOSE=1 to see the
 # programs' own error messages, CI=true to make a missing compiler an error.
@@ -33,7 +34,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root" || exit 1
 
 fuzz_dir=tests/gates/fuzz
-build_dir=build/fuzz
+# The Makefile exports SOCKSTEP_BUILD (build, or the BUILD given to make).
+build_dir=${SOCKSTEP_BUILD:-$root/build}
+build_dir=${build_dir#"$root"/}/fuzz
 seconds=${FUZZ_SECONDS:-20}
 max_len=${FUZZ_MAX_LEN:-16384}
 warn_flags=(-std=c17 -Wall -Wextra -Wno-unused-function)
@@ -131,7 +134,8 @@ replay_target() {
         failed=1
         return
     fi
-    if "$bin" "$corpus" >"$log" 2>&1; then
+    # (In a subshell whose stderr is dropped: bash's own "Aborted" line.)
+    if ("$bin" "$corpus" >"$log" 2>&1; exit $?) 2>/dev/null; then
         summary+=("  $t: ok ($(grep -c '^replay ' "$log") inputs from ${corpus#"$root"/})")
     else
         echo "---- $t: the last input replayed failed:"
@@ -198,9 +202,9 @@ fuzz_target() {
     fi
     rm -f "$artifacts"/crash-* "$artifacts"/leak-* "$artifacts"/timeout-* \
         "$artifacts"/oom-* "$artifacts"/slow-unit-*
-    "$bin" "$work/$t" "${dict[@]}" -max_total_time="$seconds" -max_len="$max_len" \
+    ("$bin" "$work/$t" "${dict[@]}" -max_total_time="$seconds" -max_len="$max_len" \
         -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="$artifacts/" >"$log" 2>&1
+        -artifact_prefix="$artifacts/" >"$log" 2>&1; exit $?) 2>/dev/null
     local rc=$?
     found=$(find "$artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' \
         -o -name 'timeout-*' -o -name 'oom-*' \) | head -n 1)

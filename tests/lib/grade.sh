@@ -87,10 +87,11 @@ main() {
     find_bats || exit 2
     local lessons lesson results_dir logs table="" total_pass=0 total_fail=0 total_skip=0
     lessons=$(list_lessons) || exit 2
-    results_dir="$SOCKSTEP_BUILD/grade/results"
-    logs="$SOCKSTEP_BUILD/grade/reports"
-    rm -rf "$results_dir" "$logs"
-    mkdir -p "$results_dir" "$logs"
+    # A folder per run, so that two runs at once do not mix their results.
+    results_dir="$SOCKSTEP_BUILD/grade/run.$$"
+    logs="$results_dir/reports"
+    mkdir -p "$logs"
+    trap 'rm -rf "$results_dir"' EXIT
     if [[ ${SANITIZE:-} == 1 ]]; then
         export ASAN_OPTIONS="log_path=$logs/asan:detect_leaks=1"
         export UBSAN_OPTIONS="log_path=$logs/ubsan:print_stacktrace=1:halt_on_error=1"

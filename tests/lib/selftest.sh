@@ -20,7 +20,9 @@ source "$here/run.sh"
 
 passed=0
 failed=0
-work="$SOCKSTEP_BUILD/selftest"
+# A folder per run, so that two runs at once do not mix their results.
+work="$SOCKSTEP_BUILD/selftest/run.$$"
+trap 'rm -rf "$work"' EXIT
 
 pass() {
     passed=$((passed + 1))
@@ -88,11 +90,25 @@ check_starter() {
     done
 }
 
-# The test a mutant's header names in a line "Caught by: step N: ...", as a
-# regular expression for bats --filter.
+# The test a mutant's header names after "Caught by" (the first one, quoted or
+# up to the end of the line), as a regular expression for bats --filter.
 expected_catcher() {
-    sed -n -e 's/ *\*\/ *$//' -e 's/^[ */]*Caught by: *//p' "$1" | head -n 1 |
-        sed -e 's/[][\\.^$*+?(){}|/]/\\&/g' -e 's/^/^/' -e 's/ *$/$/'
+    awk '
+        !found && /Caught by:? *"?step [0-9]+: / {
+            name = $0
+            sub(/.*Caught by:? */, "", name)
+            anchor = "$"
+            if (name ~ /^"/) {
+                name = substr(name, 2)
+                if (index(name, "\"")) name = substr(name, 1, index(name, "\"") - 1)
+                else anchor = ""
+            } else {
+                sub(/ *\*\/ *$/, "", name)
+            }
+            print name "\t" anchor
+            found = 1
+        }' "$1" |
+        sed -e 's/[][\\.^$*+?(){}|/]/\\&/g' -e 's/^/^/' -e 's/\\\$$/$/' -e 's/\t//'
 }
 
 # run_mutant LESSON FOLDER SOURCE RESULTS: runs the test the mutant's header
@@ -141,7 +157,6 @@ main() {
     find_bats || exit 2
     local lessons lesson
     lessons=$(list_lessons) || exit 2
-    rm -rf "$work"
     mkdir -p "$work"
     echo "Self-test with $("$BATS" --version), CC=${CC:-cc}"
     for lesson in $lessons; do

@@ -2,8 +2,8 @@
  * MUTANT (a known-bad copy of the reference, for `make test`):
  * the body is collected in memory (a buffer that grows with realloc) and
  * written at the end, like the original tutorial's list of recv() results
- * joined at the end: memory grows with the size of the body. Caught by
- * "step 7: memory does not grow with the body (200 MiB in under 8 MiB)".
+ * joined at the end: memory grows with the size of the body.
+ * Caught by: step 7: memory does not grow with the body (200 MiB in under 8 MiB)
  *
  * http_get.c - fetch one URL with a raw HTTP/1.1 GET over a TCP socket.
  *

@@ -3,8 +3,8 @@
  * the original tutorial's habit: it assumes that the first recv() holds the
  * whole response head and looks for the end of the headers only there, as
  * if TCP delivered the server's writes one by one. A head that arrives in
- * pieces is taken for a malformed one. Caught by "step 5: a response head
- * that arrives one byte at a time is read whole".
+ * pieces is taken for a malformed one.
+ * Caught by: step 5: a response head that arrives one byte at a time is read whole
  *
  * http_get.c - fetch one URL with a raw HTTP/1.1 GET over a TCP socket.
  *

@@ -2,8 +2,8 @@
  * MUTANT (a known-bad copy of the reference, for `make test`):
  * Transfer-Encoding is never looked at, so a chunked body is taken to run
  * until the close and is written with its chunk sizes, extensions, CRLFs
- * and trailers. Caught by "step 8: a chunked body is decoded (extensions
- * and trailers allowed)".
+ * and trailers.
+ * Caught by: step 8: a chunked body is decoded (extensions and trailers allowed)
  *
  * http_get.c - fetch one URL with a raw HTTP/1.1 GET over a TCP socket.
  *

@@ -1,9 +1,8 @@
 /*
  * MUTANT (a known-bad copy of the reference, for `make test`):
  * the status code is parsed but never checked: a 404 page or a redirect is
- * saved as if it were the file asked for, with exit status 0. Caught by
- * "step 6: 404: one line 'http_get: HTTP 404 Not Found', exit 1, nothing on
- * stdout".
+ * saved as if it were the file asked for, with exit status 0.
+ * Caught by: step 6: redirects and server errors are reported, not followed
  *
  * http_get.c - fetch one URL with a raw HTTP/1.1 GET over a TCP socket.
  *

@@ -3,8 +3,8 @@
  * Content-Length is ignored: the body is read until the server closes the
  * connection, as the original tutorial did. A server that keeps the
  * connection open makes it wait until the timeout, and bytes after the
- * body are written too. Caught by "step 7: Content-Length is honoured
- * exactly, without waiting for the close".
+ * body are written too.
+ * Caught by: step 7: Content-Length is honoured exactly, without waiting for the close
  *
  * http_get.c - fetch one URL with a raw HTTP/1.1 GET over a TCP socket.
  *

@@ -2,8 +2,8 @@
  * MUTANT (a known-bad copy of the reference, for `make test`):
  * -o FILE is opened directly (O_TRUNC) and written as the body arrives: a
  * failed transfer leaves a truncated FILE, and an existing FILE is
- * destroyed before the new one is known to be complete. Caught by "step 9:
- * -o on a failure leaves an existing FILE untouched".
+ * destroyed before the new one is known to be complete.
+ * Caught by: step 9: -o on a failure leaves an existing FILE untouched
  *
  * http_get.c - fetch one URL with a raw HTTP/1.1 GET over a TCP socket.
  *

@@ -7,10 +7,10 @@
  * kept message boundaries. On loopback with a server that writes each line
  * at once this even seems to work.
  *
- * Caught by: "step 2: a welcome line that arrives one byte at a time ..."
- * and "step 3: replies that arrive one byte at a time ..." (recv returns
- * "W", then "e", ...) and "step 3: several lines that arrive in one read"
- * (the welcome swallows every reply).
+ * Caught by: step 3: replies that arrive one byte at a time are reassembled
+ * (recv returns "W", then "e", ...), and by the step 2 test of a welcome
+ * line in pieces and the step 3 test of several lines in one read (the
+ * welcome swallows every reply).
  */
 /*
  * hello_client: a client for the hello protocol (lesson 02-tcp-client).
@@ -207,8 +207,10 @@ static struct command_line parse_command_line(int argc, char **argv)
 /* "127.0.0.1:9999", or "[::1]:9999" for an IPv6 address, for messages. */
 static void format_endpoint(const char *host, const char *port, char *out, size_t size)
 {
-    const char *format = strchr(host, ':') != NULL ? "[%s]:%s" : "%s:%s";
-    snprintf(out, size, format, host, port);
+    if (strchr(host, ':') != NULL)
+        snprintf(out, size, "[%s]:%s", host, port);
+    else
+        snprintf(out, size, "%s:%s", host, port);
 }
 
 /*

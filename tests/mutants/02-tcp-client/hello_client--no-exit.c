@@ -6,9 +6,9 @@
  * sending "exit" first, as the protocol asks (a server only sees the end of
  * the stream, and cannot tell a goodbye from a crash).
  *
- * Caught by: "step 3: sends exactly one line per NAME, then exit" and
- * "step 5: with no NAME, each line of stdin is a name" (the server's
- * record ends without "exit\n").
+ * Caught by: step 3: sends exactly one line per NAME, then exit
+ * (the server's record ends without "exit\n"), and by the step 5 test of
+ * names from stdin, which checks the record too.
  */
 /*
  * hello_client: a client for the hello protocol (lesson 02-tcp-client).
@@ -205,8 +205,10 @@ static struct command_line parse_command_line(int argc, char **argv)
 /* "127.0.0.1:9999", or "[::1]:9999" for an IPv6 address, for messages. */
 static void format_endpoint(const char *host, const char *port, char *out, size_t size)
 {
-    const char *format = strchr(host, ':') != NULL ? "[%s]:%s" : "%s:%s";
-    snprintf(out, size, format, host, port);
+    if (strchr(host, ':') != NULL)
+        snprintf(out, size, "[%s]:%s", host, port);
+    else
+        snprintf(out, size, "%s:%s", host, port);
 }
 
 /*

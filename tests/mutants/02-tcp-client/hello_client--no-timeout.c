@@ -6,7 +6,7 @@
  * works as long as the server answers; a server that accepts and then says
  * nothing leaves the client waiting forever.
  *
- * Caught by: "step 4: a silent server: exit 1 after about 10 seconds".
+ * Caught by: step 4: a silent server: exit 1 after about 10 seconds
  */
 /*
  * hello_client: a client for the hello protocol (lesson 02-tcp-client).
@@ -203,8 +203,10 @@ static struct command_line parse_command_line(int argc, char **argv)
 /* "127.0.0.1:9999", or "[::1]:9999" for an IPv6 address, for messages. */
 static void format_endpoint(const char *host, const char *port, char *out, size_t size)
 {
-    const char *format = strchr(host, ':') != NULL ? "[%s]:%s" : "%s:%s";
-    snprintf(out, size, format, host, port);
+    if (strchr(host, ':') != NULL)
+        snprintf(out, size, "[%s]:%s", host, port);
+    else
+        snprintf(out, size, "%s:%s", host, port);
 }
 
 /*

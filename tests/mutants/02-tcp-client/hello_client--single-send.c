@@ -8,9 +8,9 @@
  * server cannot know: it waits for the end of the line, and the client
  * waits for a reply that never comes.
  *
- * Caught by: every "step 3:" test that sends a name (the client stalls
- * until the test stops it) and "step 3: sends exactly one line per NAME,
- * then exit" (the server's record has no newline).
+ * Caught by: step 3: each NAME gets its reply printed, in order
+ * (the client stalls until the test stops it), and by every other test that
+ * sends a name; the server's record shows the missing newline.
  */
 /*
  * hello_client: a client for the hello protocol (lesson 02-tcp-client).
@@ -207,8 +207,10 @@ static struct command_line parse_command_line(int argc, char **argv)
 /* "127.0.0.1:9999", or "[::1]:9999" for an IPv6 address, for messages. */
 static void format_endpoint(const char *host, const char *port, char *out, size_t size)
 {
-    const char *format = strchr(host, ':') != NULL ? "[%s]:%s" : "%s:%s";
-    snprintf(out, size, format, host, port);
+    if (strchr(host, ':') != NULL)
+        snprintf(out, size, "[%s]:%s", host, port);
+    else
+        snprintf(out, size, "%s:%s", host, port);
 }
 
 /*

@@ -144,30 +144,38 @@ static struct options parse_options(int argc, char **argv)
     return opt;
 }
 
-/* ---------- signals ---------- */
+/* ---------- signals (steps 3 and 5) ---------- */
 
-static void handle_stop_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
-static void install_signal_handlers(void)
+/* Step 3: a write to a connection the peer has closed must fail with EPIPE,
+ * not kill the whole server with SIGPIPE. */
+static void ignore_sigpipe(void)
 {
     struct sigaction sa;
 
-    /* A write to a connection the peer has closed must return EPIPE, not
-     * kill the whole server with SIGPIPE. */
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGPIPE, &sa, NULL) < 0) {
         die("sigaction SIGPIPE");
     }
+}
 
+/* Step 5: SIGINT and SIGTERM only raise a flag; the accept loop stops. */
+static void handle_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void install_stop_handlers(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handle_stop_signal;
+    sigemptyset(&sa.sa_mask);
     /* No SA_RESTART: a blocked accept() must fail with EINTR when we are
      * asked to stop, so the loop gets a chance to look at the flag. */
-    sa.sa_handler = handle_stop_signal;
     sa.sa_flags = 0;
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
         die("sigaction SIGINT/SIGTERM");
@@ -563,7 +571,8 @@ int main(int argc, char **argv)
     struct options opt = parse_options(argc, argv);
     int listener;
 
-    install_signal_handlers();
+    ignore_sigpipe();
+    install_stop_handlers();
     listener = open_listener(opt.addr, opt.port);
     announce_listener(listener);
     serve_forever(listener);

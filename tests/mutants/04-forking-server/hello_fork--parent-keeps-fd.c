@@ -5,8 +5,8 @@
  * connection. When the child closes its copy, the connection stays open
  * (the parent still holds it): the client never sees it end, and the
  * parent runs out of descriptors.
- * Caught by: "step 2: exit closes the connection at once", "step 2: the
- * parent holds no descriptor after 300 connections", and others.
+ * Caught by: "step 1: exit closes the connection at once", "step 1: the
+ * parent holds no more descriptors after 300 connections", and others.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -143,19 +143,49 @@ static struct options parse_options(int argc, char **argv)
     return opt;
 }
 
-/* ---------- signals ---------- */
+/* ---------- signals (step 3: SIGCHLD) ---------- */
 
+/* A write to a connection the peer has closed must fail with EPIPE, not
+ * kill the process with SIGPIPE (lesson 03). */
+static void ignore_sigpipe(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGPIPE, &sa, NULL) < 0) {
+        die("sigaction SIGPIPE");
+    }
+}
+
+/* SIGINT and SIGTERM only raise a flag; the accept loop stops (lesson 03). */
 static void handle_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
 }
 
+static void install_stop_handlers(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handle_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    /* No SA_RESTART: a blocked accept() must fail with EINTR when we are
+     * asked to stop, so the loop gets a chance to look at the flag. */
+    sa.sa_flags = 0;
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
+        die("sigaction SIGINT/SIGTERM");
+    }
+}
+
 /*
- * Reaps every child that has ended (like Beej's server.c). One SIGCHLD may
- * stand for several children, hence the loop; WNOHANG so the handler never
- * waits for a child that is still running. waitpid may change errno, which
- * the code the signal interrupted may be about to read.
+ * Step 3: reaps every child that has ended (like Beej's server.c). One
+ * SIGCHLD may stand for several children, hence the loop; WNOHANG so the
+ * handler never waits for a child that is still running. waitpid may change
+ * errno, which the code the signal interrupted may be about to read.
  */
 static void reap_children(int sig)
 {
@@ -168,33 +198,18 @@ static void reap_children(int sig)
     errno = saved_errno;
 }
 
-static void install_signal_handlers(void)
+static void install_child_reaper(void)
 {
     struct sigaction sa;
 
-    /* A write to a connection the peer has closed must return EPIPE, not
-     * kill the process with SIGPIPE. */
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_IGN;
+    sa.sa_handler = reap_children;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGPIPE, &sa, NULL) < 0) {
-        die("sigaction SIGPIPE");
-    }
-
     /* SA_RESTART: a child ending must not disturb the parent's accept();
      * SA_NOCLDSTOP: only ended children matter, not stopped ones. */
-    sa.sa_handler = reap_children;
     sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
     if (sigaction(SIGCHLD, &sa, NULL) < 0) {
         die("sigaction SIGCHLD");
-    }
-
-    /* No SA_RESTART: a blocked accept() must fail with EINTR when we are
-     * asked to stop, so the loop gets a chance to look at the flag. */
-    sa.sa_handler = handle_stop_signal;
-    sa.sa_flags = 0;
-    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-        die("sigaction SIGINT/SIGTERM");
     }
 }
 
@@ -495,7 +510,7 @@ static void serve_client(int fd, const char *peer)
     }
 }
 
-/* ---------- the children ---------- */
+/* ---------- step 4: the children to stop ---------- */
 
 /*
  * The process ids of the children that may still be running, so that the
@@ -624,7 +639,7 @@ static void start_child(int listener, int fd, const char *peer,
     restore_signal_mask(&old);
 }
 
-/* ---------- accept connections ---------- */
+/* ---------- accept connections (lesson 03) ---------- */
 
 /*
  * Out of descriptors or memory, accept() fails again at once while the
@@ -672,7 +687,9 @@ int main(int argc, char **argv)
     struct child_list children = {NULL, 0, 0};
     int listener;
 
-    install_signal_handlers();
+    ignore_sigpipe();
+    install_stop_handlers();
+    install_child_reaper();
     listener = open_listener(opt.addr, opt.port);
     announce_listener(listener);
     serve_forever(listener, &children);

@@ -1,0 +1,421 @@
+/*
+ * hello_threads: the hello protocol server, one detached thread per connection.
+ *
+ * Lesson 03-threaded-server: the starter. Each TODO(step N) is step N of
+ * lessons/03-threaded-server/README.md; `make check LESSON=03` grades it.
+ *
+ *   build:  make                 (or: cc -std=c17 -Wall -Wextra -Wpedantic -O2 -pthread
+ *                                      -o hello_threads hello_threads.c)
+ *   run:    build/lessons/03-threaded-server/hello_threads [-b ADDR] [-p PORT]
+ *   try:    build/solutions/02-tcp-client/hello_client 127.0.0.1 9999 Michael Tracy
+ *
+ * The hello protocol: on accept the server sends "Welcome!\n"; for each line L
+ * the client sends, it replies "Hello, L!\n"; the line "exit" closes the
+ * connection. TCP is a byte stream, not a sequence of messages, so a message
+ * is a line: the server reads bytes into a buffer and cuts them at '\n',
+ * however the bytes were split or grouped on the way.
+ *
+ * Options: -b ADDR  address to listen on (default 127.0.0.1: this machine only)
+ *          -p PORT  port (default 9999; 0 lets the kernel choose a free one)
+ * Exit status: 0 stopped by SIGINT/SIGTERM, 1 runtime error, 2 bad command line.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROGRAM_NAME "hello_threads"
+#define USAGE "usage: hello_threads [-b ADDR] [-p PORT]"
+#define DEFAULT_ADDR "127.0.0.1"
+#define DEFAULT_PORT "9999"
+
+/* How many finished handshakes the kernel may queue while we are busy. */
+#define LISTEN_BACKLOG 128
+
+/* The longest line the server accepts (not counting "\r\n"). */
+#define MAX_LINE_LEN 4096
+/* Room for a line plus the '\r' that may precede its '\n'. */
+#define LINE_BUF_SIZE (MAX_LINE_LEN + 1)
+/* "Hello, " + line + "!\n" */
+#define REPLY_BUF_SIZE (MAX_LINE_LEN + 16)
+/* Bytes read from the socket at a time. */
+#define READ_BUF_SIZE 8192
+/* Numeric host and port as text, and "[host]:port". */
+#define HOST_TEXT_SIZE 128
+#define PORT_TEXT_SIZE 16
+#define ADDR_TEXT_SIZE (HOST_TEXT_SIZE + PORT_TEXT_SIZE + 4)
+
+static const char WELCOME[] = "Welcome!\n";
+static const char TOO_LONG[] = "Error: line too long\n";
+
+/* Set by the SIGINT/SIGTERM handler, read by the accept loop. */
+static volatile sig_atomic_t stop_requested = 0;
+
+/* ---------- errors and logging ---------- */
+
+/* Prints "hello_threads: <message>: <strerror(errno)>" and exits 1. */
+static void die(const char *fmt, ...)
+{
+    int saved_errno = errno;
+    va_list ap;
+
+    fprintf(stderr, "%s: ", PROGRAM_NAME);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
+    exit(EXIT_FAILURE);
+}
+
+/* Exits 1 saying which step is still missing. */
+static void not_implemented(int step)
+{
+    fprintf(stderr, "%s: not implemented yet (step %d)\n", PROGRAM_NAME, step);
+    exit(EXIT_FAILURE);
+}
+
+/* Prints the problem and the usage on one line and exits 2. */
+static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", PROGRAM_NAME);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (%s)\n", USAGE);
+    exit(2);
+}
+
+/* Logs "hello_threads: <message>: <strerror(err)>" and carries on. */
+static void log_error(int err, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", PROGRAM_NAME);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, ": %s\n", strerror(err));
+}
+
+/* ---------- command line ---------- */
+
+struct options {
+    const char *addr;
+    const char *port;
+};
+
+/* A port is a whole decimal number from 0 to 65535, nothing else. */
+static int is_valid_port(const char *text)
+{
+    char *end;
+    unsigned long value;
+
+    if (text[0] < '0' || text[0] > '9') {
+        return 0; /* strtoul would accept " 1", "+1" and even "-1" */
+    }
+    errno = 0;
+    value = strtoul(text, &end, 10);
+    return errno == 0 && *end == '\0' && value <= 65535;
+}
+
+static struct options parse_options(int argc, char **argv)
+{
+    struct options opt = {DEFAULT_ADDR, DEFAULT_PORT};
+    int c;
+
+    opterr = 0; /* we print our own one-line messages */
+    while ((c = getopt(argc, argv, ":b:p:")) != -1) {
+        switch (c) {
+        case 'b':
+            opt.addr = optarg;
+            break;
+        case 'p':
+            if (!is_valid_port(optarg)) {
+                usage_error("invalid port '%s': expected a number from 0 to 65535",
+                            optarg);
+            }
+            opt.port = optarg;
+            break;
+        case ':':
+            usage_error("option -%c needs a value", optopt);
+            break;
+        default:
+            usage_error("unknown option -%c", optopt);
+        }
+    }
+    if (optind < argc) {
+        usage_error("unexpected argument '%s'", argv[optind]);
+    }
+    return opt;
+}
+
+/* ---------- signals (steps 3 and 5) ---------- */
+
+/* Step 3: a write to a connection the peer has closed must fail with EPIPE,
+ * not kill the whole server with SIGPIPE. */
+static void ignore_sigpipe(void)
+{
+    /* TODO(step 3): ignore SIGPIPE with sigaction (SIG_IGN), so that writing
+         * to a client that is gone fails with EPIPE instead of killing us. */
+}
+
+/* Step 5: SIGINT and SIGTERM only raise a flag; the accept loop stops. */
+static void handle_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void install_stop_handlers(void)
+{
+    /* TODO(step 5): install handle_stop_signal for SIGINT and SIGTERM with
+         * sigaction, sa_flags 0 (no SA_RESTART: accept must return EINTR). */
+        (void)handle_stop_signal;
+}
+
+/* ---------- addresses ---------- */
+
+/* Writes "127.0.0.1:5555" or "[::1]:5555" into out. */
+static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
+                           size_t out_size)
+{
+    char host[HOST_TEXT_SIZE];
+    char port[PORT_TEXT_SIZE];
+    int rc = getnameinfo(sa, len, host, sizeof host, port, sizeof port,
+                         NI_NUMERICHOST | NI_NUMERICSERV);
+
+    if (rc != 0) {
+        snprintf(out, out_size, "(unknown address: %s)", gai_strerror(rc));
+    } else if (sa->sa_family == AF_INET6) {
+        snprintf(out, out_size, "[%s]:%s", host, port);
+    } else {
+        snprintf(out, out_size, "%s:%s", host, port);
+    }
+}
+
+/* ---------- step 1: listen ---------- */
+
+/*
+ * Returns a socket listening on addr:port, trying each address getaddrinfo
+ * gives until one works (like CS:APP's open_listenfd). Exits on failure.
+ */
+static int open_listener(const char *addr, const char *port)
+{
+    /* TODO(step 1): resolve addr and port with getaddrinfo (AF_UNSPEC,
+         * SOCK_STREAM, AI_PASSIVE); for each result: socket, setsockopt
+         * SO_REUSEADDR (why? see the README), bind, listen with LISTEN_BACKLOG;
+         * keep the first that works, close the others, freeaddrinfo. If none
+         * works: die("cannot listen on %s port %s", addr, port). */
+        (void)addr;
+        (void)port;
+        (void)die;
+        not_implemented(1);
+        return -1;
+}
+
+/* Prints "listening on ADDR:PORT" with the port the kernel really chose. */
+static void announce_listener(int listener)
+{
+    /* TODO(step 1): getsockname, format_address, then print
+         * "listening on ADDR:PORT" and fflush(stdout). */
+        (void)listener;
+        (void)format_address;
+}
+
+/* ---------- step 3: lines in, replies out ---------- */
+
+/* Writes all len bytes, however many calls it takes. 0 ok, -1 error. */
+static int write_all(int fd, const void *buf, size_t len)
+{
+    /* TODO(step 3): loop until all len bytes are written: write may take
+         * fewer than asked; retry when it fails with EINTR. For now: one write. */
+        ssize_t n = write(fd, buf, len);
+    
+        return n == (ssize_t)len ? 0 : -1;
+}
+
+/*
+ * A buffered reader that cuts a byte stream into lines (like CS:APP's rio).
+ * One read() may bring half a line or ten lines; the bytes not used yet
+ * wait in buf for the next call.
+ */
+struct line_reader {
+    int fd;
+    size_t next; /* index of the first byte not handed out yet */
+    size_t end;  /* number of valid bytes in buf */
+    char buf[READ_BUF_SIZE];
+};
+
+enum line_status { LINE_OK, LINE_EOF, LINE_TOO_LONG, LINE_ERROR };
+
+static void line_reader_init(struct line_reader *r, int fd)
+{
+    r->fd = fd;
+    r->next = 0;
+    r->end = 0;
+}
+
+/* Refills an empty buffer: >0 bytes read, 0 end of stream, -1 error. */
+static ssize_t line_reader_fill(struct line_reader *r)
+{
+    /* TODO(step 3): read into r->buf (retry on EINTR); on success set
+         * r->next and r->end. */
+        (void)r;
+        return 0;
+}
+
+/*
+ * Reads the next line into line (LINE_BUF_SIZE bytes), without its '\n' and
+ * without a '\r' just before it; *len is its length (it may hold NUL bytes,
+ * so it is not a C string). LINE_EOF: the stream ended (an unfinished last
+ * line is dropped); LINE_TOO_LONG: more than MAX_LINE_LEN bytes.
+ */
+static enum line_status read_line(struct line_reader *r, char *line, size_t *len)
+{
+    /* TODO(step 3): copy bytes from r->buf (refilling it with
+         * line_reader_fill when it is used up) into line until a '\n'; drop a
+         * '\r' just before it; LINE_TOO_LONG past MAX_LINE_LEN bytes; LINE_EOF
+         * when the stream ends; LINE_ERROR when read fails. For now: no lines. */
+        (void)line;
+        (void)len;
+        (void)memchr;
+        return line_reader_fill(r) < 0 ? LINE_ERROR : LINE_EOF;
+}
+
+/* Sends "Hello, <line>!\n" in one write (the line may contain NUL bytes). */
+static int send_hello(int fd, const char *line, size_t len)
+{
+    static const char prefix[] = "Hello, ";
+    static const char suffix[] = "!\n";
+    char reply[REPLY_BUF_SIZE];
+    size_t n = 0;
+
+    memcpy(reply + n, prefix, sizeof prefix - 1);
+    n += sizeof prefix - 1;
+    memcpy(reply + n, line, len);
+    n += len;
+    memcpy(reply + n, suffix, sizeof suffix - 1);
+    n += sizeof suffix - 1;
+    return write_all(fd, reply, n);
+}
+
+static int is_exit_line(const char *line, size_t len)
+{
+    return len == 4 && memcmp(line, "exit", 4) == 0;
+}
+
+/* Speaks the hello protocol on fd until the client leaves. */
+static void serve_client(int fd, const char *peer)
+{
+    struct line_reader reader;
+    char line[LINE_BUF_SIZE];
+    size_t len;
+
+    /* TODO(step 2): send WELCOME with write_all; if that fails, log_error
+         * and return. */
+        (void)WELCOME;
+        line_reader_init(&reader, fd);
+        /* TODO(step 3): for each line from read_line: LINE_EOF: return;
+         * LINE_ERROR: log_error and return; LINE_TOO_LONG: send TOO_LONG and
+         * return; "exit" (is_exit_line): return; otherwise send_hello. */
+        if (read_line(&reader, line, &len) == LINE_OK && !is_exit_line(line, len)) {
+            (void)send_hello;
+            (void)TOO_LONG;
+            (void)peer;
+        }
+}
+
+/* ---------- step 4: one thread per connection ---------- */
+
+/* What a connection thread needs: its own copy, freed by the thread. */
+struct connection {
+    int fd;
+    char peer[ADDR_TEXT_SIZE];
+};
+
+static void *connection_thread(void *arg)
+{
+    struct connection *conn = arg;
+
+    serve_client(conn->fd, conn->peer);
+    if (close(conn->fd) < 0) {
+        log_error(errno, "close connection from %s", conn->peer);
+    }
+    fprintf(stderr, "Connection from %s closed.\n", conn->peer);
+    free(conn);
+    return NULL;
+}
+
+/*
+ * Starts a detached thread that serves conn and frees it. The thread gets a
+ * pointer to its own heap copy, never to a variable of the accept loop that
+ * the next accept() would overwrite. Returns 0, or an error number.
+ */
+static int start_connection_thread(struct connection *conn)
+{
+    /* TODO(step 4): start a detached thread running connection_thread(conn)
+         * (pthread_attr_setdetachstate), with SIGINT and SIGTERM blocked while
+         * creating it (pthread_sigmask) so that they reach the main thread.
+         * Return 0, or the error number pthread_create returned.
+         * For now the accept loop serves the client itself, one at a time: */
+        connection_thread(conn);
+        return 0;
+}
+
+/* ---------- step 2: accept connections ---------- */
+
+/*
+ * Out of descriptors or memory, accept() fails again at once while the
+ * pending connection waits: pause a moment instead of spinning and logging.
+ */
+static void pause_after_failed_accept(int err)
+{
+    struct timespec pause = {0, 100 * 1000 * 1000}; /* 100 ms */
+
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+        nanosleep(&pause, NULL);
+    }
+}
+
+/* Accepts connections until SIGINT or SIGTERM, each served by a thread. */
+static void serve_forever(int listener)
+{
+    /* TODO(step 2): until stop_requested: accept a connection (on failure:
+         * EINTR means a signal, just loop; anything else: log_error,
+         * pause_after_failed_accept, loop); malloc a struct connection, fill in
+         * fd and peer (format_address), log "Accept new connection from
+         * PEER...", then start_connection_thread (on failure: log, close, free). */
+        (void)listener;
+        (void)pause_after_failed_accept;
+        (void)start_connection_thread;
+        not_implemented(2);
+}
+
+int main(int argc, char **argv)
+{
+    struct options opt = parse_options(argc, argv);
+    int listener;
+
+    ignore_sigpipe();
+    install_stop_handlers();
+    listener = open_listener(opt.addr, opt.port);
+    announce_listener(listener);
+    serve_forever(listener);
+
+    /* Threads still serving clients end with the process. */
+    close(listener);
+    return EXIT_SUCCESS;
+}

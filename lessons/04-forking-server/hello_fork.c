@@ -1,0 +1,688 @@
+/*
+ * hello_fork: the hello protocol server, one child process per connection.
+ *
+ * Lesson 04-forking-server: the starter. Each TODO(step N) is step N of
+ * lessons/04-forking-server/README.md; `make check LESSON=04` grades it.
+ * What lesson 03 taught (listening, the line protocol, stopping on a
+ * signal) is already here.
+ *
+ *   build:  make                 (or: cc -std=c17 -Wall -Wextra -Wpedantic -O2
+ *                                      -o hello_fork hello_fork.c)
+ *   run:    build/lessons/04-forking-server/hello_fork [-b ADDR] [-p PORT]
+ *   try:    build/solutions/02-tcp-client/hello_client 127.0.0.1 9999 Michael Tracy
+ *
+ * The hello protocol: on accept the server sends "Welcome!\n"; for each line L
+ * the client sends, it replies "Hello, L!\n"; the line "exit" closes the
+ * connection. A message is a line: TCP is a byte stream and keeps no message
+ * boundaries.
+ *
+ * The parent only accepts; each connection is served by a child made with
+ * fork(). The parent closes its copy of the connection, the child its copy
+ * of the listening socket; a SIGCHLD handler reaps each child as soon as it
+ * ends, so none is left as a zombie; on SIGINT/SIGTERM the parent ends its
+ * children, reaps them and exits.
+ *
+ * Options: -b ADDR  address to listen on (default 127.0.0.1: this machine only)
+ *          -p PORT  port (default 9999; 0 lets the kernel choose a free one)
+ * Exit status: 0 stopped by SIGINT/SIGTERM, 1 runtime error, 2 bad command line.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROGRAM_NAME "hello_fork"
+#define USAGE "usage: hello_fork [-b ADDR] [-p PORT]"
+#define DEFAULT_ADDR "127.0.0.1"
+#define DEFAULT_PORT "9999"
+
+/* How many finished handshakes the kernel may queue while we are busy. */
+#define LISTEN_BACKLOG 128
+
+/* The longest line the server accepts (not counting "\r\n"). */
+#define MAX_LINE_LEN 4096
+/* Room for a line plus the '\r' that may precede its '\n'. */
+#define LINE_BUF_SIZE (MAX_LINE_LEN + 1)
+/* "Hello, " + line + "!\n" */
+#define REPLY_BUF_SIZE (MAX_LINE_LEN + 16)
+/* Bytes read from the socket at a time. */
+#define READ_BUF_SIZE 8192
+/* Numeric host and port as text, and "[host]:port". */
+#define HOST_TEXT_SIZE 128
+#define PORT_TEXT_SIZE 16
+#define ADDR_TEXT_SIZE (HOST_TEXT_SIZE + PORT_TEXT_SIZE + 4)
+
+static const char WELCOME[] = "Welcome!\n";
+static const char TOO_LONG[] = "Error: line too long\n";
+
+/* Set by the SIGINT/SIGTERM handler, read by the accept loop. */
+static volatile sig_atomic_t stop_requested = 0;
+
+/* ---------- errors and logging ---------- */
+
+/* Prints "hello_fork: <message>: <strerror(errno)>" and exits 1. */
+static void die(const char *fmt, ...)
+{
+    int saved_errno = errno;
+    va_list ap;
+
+    fprintf(stderr, "%s: ", PROGRAM_NAME);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
+    exit(EXIT_FAILURE);
+}
+
+/* Prints the problem and the usage on one line and exits 2. */
+static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", PROGRAM_NAME);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (%s)\n", USAGE);
+    exit(2);
+}
+
+/* Logs "hello_fork: <message>: <strerror(err)>" and carries on. */
+static void log_error(int err, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", PROGRAM_NAME);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, ": %s\n", strerror(err));
+}
+
+/* ---------- command line ---------- */
+
+struct options {
+    const char *addr;
+    const char *port;
+};
+
+/* A port is a whole decimal number from 0 to 65535, nothing else. */
+static int is_valid_port(const char *text)
+{
+    char *end;
+    unsigned long value;
+
+    if (text[0] < '0' || text[0] > '9') {
+        return 0; /* strtoul would accept " 1", "+1" and even "-1" */
+    }
+    errno = 0;
+    value = strtoul(text, &end, 10);
+    return errno == 0 && *end == '\0' && value <= 65535;
+}
+
+static struct options parse_options(int argc, char **argv)
+{
+    struct options opt = {DEFAULT_ADDR, DEFAULT_PORT};
+    int c;
+
+    opterr = 0; /* we print our own one-line messages */
+    while ((c = getopt(argc, argv, ":b:p:")) != -1) {
+        switch (c) {
+        case 'b':
+            opt.addr = optarg;
+            break;
+        case 'p':
+            if (!is_valid_port(optarg)) {
+                usage_error("invalid port '%s': expected a number from 0 to 65535",
+                            optarg);
+            }
+            opt.port = optarg;
+            break;
+        case ':':
+            usage_error("option -%c needs a value", optopt);
+            break;
+        default:
+            usage_error("unknown option -%c", optopt);
+        }
+    }
+    if (optind < argc) {
+        usage_error("unexpected argument '%s'", argv[optind]);
+    }
+    return opt;
+}
+
+/* ---------- signals (step 3: SIGCHLD) ---------- */
+
+/* A write to a connection the peer has closed must fail with EPIPE, not
+ * kill the process with SIGPIPE (lesson 03). */
+static void ignore_sigpipe(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGPIPE, &sa, NULL) < 0) {
+        die("sigaction SIGPIPE");
+    }
+}
+
+/* SIGINT and SIGTERM only raise a flag; the accept loop stops (lesson 03). */
+static void handle_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void install_stop_handlers(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handle_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    /* No SA_RESTART: a blocked accept() must fail with EINTR when we are
+     * asked to stop, so the loop gets a chance to look at the flag. */
+    sa.sa_flags = 0;
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
+        die("sigaction SIGINT/SIGTERM");
+    }
+}
+
+/*
+ * Step 3: reaps every child that has ended (like Beej's server.c). One
+ * SIGCHLD may stand for several children, hence the loop; WNOHANG so the
+ * handler never waits for a child that is still running. waitpid may change
+ * errno, which the code the signal interrupted may be about to read.
+ */
+static void reap_children(int sig)
+{
+    /* TODO(step 3): save errno; call waitpid(-1, NULL, WNOHANG) until it
+     * returns 0 or -1 (several children may have ended); restore errno. */
+    (void)sig;
+}
+
+static void install_child_reaper(void)
+{
+    /* TODO(step 3): install reap_children for SIGCHLD with sigaction,
+     * sa_flags SA_RESTART | SA_NOCLDSTOP. */
+    (void)reap_children;
+}
+
+/* A child serves one client and dies: it does not want the parent's handlers. */
+static void restore_default_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
+        sigaction(SIGCHLD, &sa, NULL) < 0) {
+        die("sigaction in child");
+    }
+}
+
+/* Blocks the signals whose handlers touch children (SIGCHLD) or the loop
+ * (SIGINT, SIGTERM); *old receives the previous mask. */
+static void block_signals(sigset_t *old)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &set, old) < 0) {
+        die("sigprocmask");
+    }
+}
+
+static void restore_signal_mask(const sigset_t *old)
+{
+    if (sigprocmask(SIG_SETMASK, old, NULL) < 0) {
+        die("sigprocmask");
+    }
+}
+
+/* ---------- addresses ---------- */
+
+/* Writes "127.0.0.1:5555" or "[::1]:5555" into out. */
+static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
+                           size_t out_size)
+{
+    char host[HOST_TEXT_SIZE];
+    char port[PORT_TEXT_SIZE];
+    int rc = getnameinfo(sa, len, host, sizeof host, port, sizeof port,
+                         NI_NUMERICHOST | NI_NUMERICSERV);
+
+    if (rc != 0) {
+        snprintf(out, out_size, "(unknown address: %s)", gai_strerror(rc));
+    } else if (sa->sa_family == AF_INET6) {
+        snprintf(out, out_size, "[%s]:%s", host, port);
+    } else {
+        snprintf(out, out_size, "%s:%s", host, port);
+    }
+}
+
+/* ---------- listen (lesson 03) ---------- */
+
+/*
+ * Returns a socket listening on addr:port, trying each address getaddrinfo
+ * gives until one works (like CS:APP's open_listenfd). Exits on failure.
+ */
+static int open_listener(const char *addr, const char *port)
+{
+    struct addrinfo hints;
+    struct addrinfo *list;
+    struct addrinfo *ai;
+    int fd = -1;
+    int saved_errno = 0;
+    int rc;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;     /* IPv4 or IPv6, whatever addr is */
+    hints.ai_socktype = SOCK_STREAM; /* TCP */
+    hints.ai_flags = AI_PASSIVE;     /* an address to bind, not to connect to */
+    rc = getaddrinfo(addr, port, &hints, &list);
+    if (rc != 0) {
+        fprintf(stderr, "%s: cannot resolve %s: %s\n", PROGRAM_NAME, addr,
+                gai_strerror(rc));
+        exit(EXIT_FAILURE);
+    }
+
+    for (ai = list; ai != NULL; ai = ai->ai_next) {
+        int one = 1;
+
+        fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd < 0) {
+            saved_errno = errno;
+            continue;
+        }
+        /* Without SO_REUSEADDR, a server restarted right after a stop cannot
+         * bind its port for a minute or so: the connections it just closed
+         * linger in TIME_WAIT and still hold the port. */
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+            bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+            listen(fd, LISTEN_BACKLOG) == 0) {
+            break; /* success */
+        }
+        saved_errno = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(list);
+
+    if (fd < 0) {
+        errno = saved_errno;
+        die("cannot listen on %s port %s", addr, port);
+    }
+    return fd;
+}
+
+/* Prints "listening on ADDR:PORT" with the port the kernel really chose. */
+static void announce_listener(int listener)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char text[ADDR_TEXT_SIZE];
+
+    if (getsockname(listener, (struct sockaddr *)&ss, &len) < 0) {
+        die("getsockname");
+    }
+    format_address((struct sockaddr *)&ss, len, text, sizeof text);
+    printf("listening on %s\n", text);
+    /* stdout may be a pipe (tests, scripts): send the line now, not at exit. */
+    fflush(stdout);
+}
+
+/* ---------- lines in, replies out (lesson 03) ---------- */
+
+/* Writes all len bytes, however many calls it takes. 0 ok, -1 error. */
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue; /* interrupted before anything was written: retry */
+            }
+            return -1;
+        }
+        /* write may take fewer bytes than asked (a full socket buffer). */
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/*
+ * A buffered reader that cuts a byte stream into lines (like CS:APP's rio).
+ * One read() may bring half a line or ten lines; the bytes not used yet
+ * wait in buf for the next call.
+ */
+struct line_reader {
+    int fd;
+    size_t next; /* index of the first byte not handed out yet */
+    size_t end;  /* number of valid bytes in buf */
+    char buf[READ_BUF_SIZE];
+};
+
+enum line_status { LINE_OK, LINE_EOF, LINE_TOO_LONG, LINE_ERROR };
+
+static void line_reader_init(struct line_reader *r, int fd)
+{
+    r->fd = fd;
+    r->next = 0;
+    r->end = 0;
+}
+
+/* Refills an empty buffer: >0 bytes read, 0 end of stream, -1 error. */
+static ssize_t line_reader_fill(struct line_reader *r)
+{
+    ssize_t n;
+
+    do {
+        n = read(r->fd, r->buf, sizeof r->buf);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        r->next = 0;
+        r->end = (size_t)n;
+    }
+    return n;
+}
+
+/*
+ * Reads the next line into line (LINE_BUF_SIZE bytes), without its '\n' and
+ * without a '\r' just before it; *len is its length (it may hold NUL bytes,
+ * so it is not a C string). LINE_EOF: the stream ended (an unfinished last
+ * line is dropped); LINE_TOO_LONG: more than MAX_LINE_LEN bytes.
+ */
+static enum line_status read_line(struct line_reader *r, char *line, size_t *len)
+{
+    size_t used = 0;
+
+    for (;;) {
+        const char *start;
+        const char *newline;
+        size_t avail;
+        size_t take;
+
+        if (r->next == r->end) {
+            ssize_t n = line_reader_fill(r);
+
+            if (n < 0) {
+                return LINE_ERROR;
+            }
+            if (n == 0) {
+                return LINE_EOF;
+            }
+        }
+        start = r->buf + r->next;
+        avail = r->end - r->next;
+        newline = memchr(start, '\n', avail);
+        take = newline != NULL ? (size_t)(newline - start) : avail;
+        if (used + take > LINE_BUF_SIZE) {
+            return LINE_TOO_LONG; /* no need to wait for the rest */
+        }
+        memcpy(line + used, start, take);
+        used += take;
+        r->next += take;
+        if (newline != NULL) {
+            r->next++; /* the '\n' itself */
+            if (used > 0 && line[used - 1] == '\r') {
+                used--;
+            }
+            if (used > MAX_LINE_LEN) {
+                return LINE_TOO_LONG;
+            }
+            *len = used;
+            return LINE_OK;
+        }
+    }
+}
+
+/* Sends "Hello, <line>!\n" in one write (the line may contain NUL bytes). */
+static int send_hello(int fd, const char *line, size_t len)
+{
+    static const char prefix[] = "Hello, ";
+    static const char suffix[] = "!\n";
+    char reply[REPLY_BUF_SIZE];
+    size_t n = 0;
+
+    memcpy(reply + n, prefix, sizeof prefix - 1);
+    n += sizeof prefix - 1;
+    memcpy(reply + n, line, len);
+    n += len;
+    memcpy(reply + n, suffix, sizeof suffix - 1);
+    n += sizeof suffix - 1;
+    return write_all(fd, reply, n);
+}
+
+static int is_exit_line(const char *line, size_t len)
+{
+    return len == 4 && memcmp(line, "exit", 4) == 0;
+}
+
+/* Speaks the hello protocol on fd until the client leaves. */
+static void serve_client(int fd, const char *peer)
+{
+    struct line_reader reader;
+    char line[LINE_BUF_SIZE];
+    size_t len;
+
+    if (write_all(fd, WELCOME, sizeof WELCOME - 1) < 0) {
+        log_error(errno, "write to %s", peer);
+        return;
+    }
+    line_reader_init(&reader, fd);
+    for (;;) {
+        enum line_status status = read_line(&reader, line, &len);
+
+        if (status == LINE_EOF) {
+            return;
+        }
+        if (status == LINE_ERROR) {
+            /* ECONNRESET lands here: the client is gone, nothing to do. */
+            log_error(errno, "read from %s", peer);
+            return;
+        }
+        if (status == LINE_TOO_LONG) {
+            if (write_all(fd, TOO_LONG, sizeof TOO_LONG - 1) < 0) {
+                log_error(errno, "write to %s", peer);
+            }
+            return;
+        }
+        if (is_exit_line(line, len)) {
+            return;
+        }
+        if (send_hello(fd, line, len) < 0) {
+            log_error(errno, "write to %s", peer);
+            return;
+        }
+    }
+}
+
+/* ---------- step 4: the children to stop ---------- */
+
+/*
+ * The process ids of the children that may still be running, so that the
+ * parent can end them when it stops. The SIGCHLD handler reaps children
+ * but cannot safely edit this list: the list forgets a child when waitpid
+ * says it is gone (see forget_finished_children).
+ */
+struct child_list {
+    pid_t *pids;
+    size_t count;
+    size_t capacity;
+};
+
+/*
+ * Drops the children that have ended. Call it with SIGCHLD blocked: a pid
+ * still in the list then always belongs to our child (running, or a zombie
+ * that this waitpid reaps), never to an unrelated process that reused it.
+ */
+static void forget_finished_children(struct child_list *children)
+{
+    size_t i = 0;
+
+    while (i < children->count) {
+        if (waitpid(children->pids[i], NULL, WNOHANG) == 0) {
+            i++; /* still running */
+        } else {
+            /* reaped now, or by the handler already (ECHILD) */
+            children->pids[i] = children->pids[children->count - 1];
+            children->count--;
+        }
+    }
+}
+
+/* Makes sure the list can take one more pid. 0 ok, -1 out of memory. */
+static int make_room_for_child(struct child_list *children)
+{
+    pid_t *bigger;
+    size_t capacity;
+
+    if (children->count < children->capacity) {
+        return 0;
+    }
+    forget_finished_children(children);
+    if (children->count < children->capacity) {
+        return 0;
+    }
+    capacity = children->capacity == 0 ? 64 : children->capacity * 2;
+    bigger = realloc(children->pids, capacity * sizeof *bigger);
+    if (bigger == NULL) {
+        return -1;
+    }
+    children->pids = bigger;
+    children->capacity = capacity;
+    return 0;
+}
+
+/* Ends every child still running and waits until each one is reaped. */
+static void stop_children(struct child_list *children)
+{
+    /* TODO(step 4): with block_signals(&old): forget_finished_children,
+     * kill(pid, SIGTERM) each child left in the list, then waitpid(-1, NULL,
+     * 0) until it fails (ECHILD: no child left); restore_signal_mask(&old). */
+    (void)children;
+}
+
+/* ---------- step 1: one process per connection ---------- */
+
+/* The child's whole life: serve one client, then exit. Never returns. */
+static void serve_in_child(int listener, int fd, const char *peer, const sigset_t *mask)
+{
+    /* TODO(step 2): the child never accepts: close its copy of listener. */
+    (void)listener;
+    restore_default_signals();
+    restore_signal_mask(mask);
+
+    serve_client(fd, peer);
+    if (close(fd) < 0) {
+        log_error(errno, "close connection from %s", peer);
+    }
+    fprintf(stderr, "Connection from %s closed.\n", peer);
+    /* _exit, not exit: the stdio buffers fork copied from the parent are
+     * the parent's to flush, not the child's. */
+    _exit(EXIT_SUCCESS);
+}
+
+/*
+ * Forks a child to serve fd and records it. The caller, the parent, still
+ * owns its copy of fd and must close it.
+ */
+static void start_child(int listener, int fd, const char *peer,
+                        struct child_list *children)
+{
+    /* TODO(step 1): fork(). In the child (fork returned 0) call
+     * serve_in_child(listener, fd, peer, &old), which never returns; in the
+     * parent, log a failed fork (log_error) and return.
+     * TODO(step 4): first make_room_for_child; block_signals(&old) before
+     * fork, record the child's pid in children->pids after it, then
+     * restore_signal_mask(&old).
+     * For now the parent serves the client itself, one at a time: */
+    (void)listener;
+    (void)children;
+    (void)make_room_for_child;
+    (void)block_signals;
+    (void)serve_in_child;
+    serve_client(fd, peer);
+    fprintf(stderr, "Connection from %s closed.\n", peer);
+}
+
+/* ---------- accept connections (lesson 03) ---------- */
+
+/*
+ * Out of descriptors or memory, accept() fails again at once while the
+ * pending connection waits: pause a moment instead of spinning and logging.
+ */
+static void pause_after_failed_accept(int err)
+{
+    struct timespec pause = {0, 100 * 1000 * 1000}; /* 100 ms */
+
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+        nanosleep(&pause, NULL);
+    }
+}
+
+/* Accepts connections until SIGINT or SIGTERM, each served by a child. */
+static void serve_forever(int listener, struct child_list *children)
+{
+    while (!stop_requested) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        char peer[ADDR_TEXT_SIZE];
+        int fd;
+
+        fd = accept(listener, (struct sockaddr *)&ss, &len);
+        if (fd < 0) {
+            if (errno != EINTR) {
+                /* e.g. EMFILE or ECONNABORTED: one failed accept must not
+                 * end the service for everybody else. */
+                log_error(errno, "accept");
+                pause_after_failed_accept(errno);
+            }
+            continue; /* EINTR: a signal; the loop checks the stop flag */
+        }
+        format_address((struct sockaddr *)&ss, len, peer, sizeof peer);
+        fprintf(stderr, "Accept new connection from %s...\n", peer);
+
+        start_child(listener, fd, peer, children);
+        /* TODO(step 1): the child has its own copy of fd now: close the
+         * parent's (log_error if close fails). */
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct options opt = parse_options(argc, argv);
+    struct child_list children = {NULL, 0, 0};
+    int listener;
+
+    ignore_sigpipe();
+    install_stop_handlers();
+    install_child_reaper();
+    listener = open_listener(opt.addr, opt.port);
+    announce_listener(listener);
+    serve_forever(listener, &children);
+
+    close(listener); /* refuse new clients while the children stop */
+    stop_children(&children);
+    free(children.pids);
+    return EXIT_SUCCESS;
+}
