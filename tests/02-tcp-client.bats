@@ -52,6 +52,7 @@ run_client() {
         esac
         shift 2
     done
+    RUN_SECONDS=$seconds
     SENT="hello_client $* (server: hello_fake ${FAKE_MODE:-none})"
     [[ $input == /dev/null ]] || SENT+=" with stdin: $(head -c 60 "$input" | escape_bytes)"
     run --separate-stderr timeout "$seconds" "$CLIENT" "$@" <"$input"
@@ -60,7 +61,7 @@ run_client() {
 # describe_run: what the client did, for the "got" part of a message.
 describe_run() {
     if [[ $status == 124 ]]; then
-        printf 'no end within %s s (stopped); stdout %s' "$CLIENT_SECONDS" "$output"
+        printf 'no end within %s s (stopped); stdout %s' "$RUN_SECONDS" "$output"
     else
         printf 'exit status %s; stdout %s; stderr %s' "$status" "$output" "$stderr"
     fi
@@ -224,7 +225,7 @@ find_free_port() {
     run_client 127.0.0.1 "$SERVER_PORT" Michael Tracy Sarah
     expect_output $'Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!' \
         "bytes after the first newline are thrown away; keep them in the buffer for the next line: see step 2 of the lesson"
-    expect_success "see step 3 of the lesson"
+    expect_success "one read brought every line: taken as one message, the client then waits for replies that already came; read lines through the buffer: see step 2 of the lesson"
 }
 
 @test "step 3: works with a shell server behind socat" {

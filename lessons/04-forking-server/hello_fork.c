@@ -609,12 +609,12 @@ static void serve_in_child(int listener, int fd, const char *peer, const sigset_
 static void start_child(int listener, int fd, const char *peer,
                         struct child_list *children)
 {
-    /* TODO(step 1): fork(). In the child (fork returned 0) call
-     * serve_in_child(listener, fd, peer, &old), which never returns; in the
-     * parent, log a failed fork (log_error) and return.
-     * TODO(step 4): first make_room_for_child; block_signals(&old) before
-     * fork, record the child's pid in children->pids after it, then
+    /* TODO(step 1): block_signals(&old), then fork(). In the child (fork
+     * returned 0) call serve_in_child(listener, fd, peer, &old), which never
+     * returns; in the parent log a failed fork (log_error), then
      * restore_signal_mask(&old).
+     * TODO(step 4): first make_room_for_child (on failure: log, return);
+     * after a successful fork record the pid in children->pids.
      * For now the parent serves the client itself, one at a time: */
     (void)listener;
     (void)children;

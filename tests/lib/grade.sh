@@ -85,9 +85,10 @@ programs_folder() {
 
 main() {
     find_bats || exit 2
-    local lessons lesson results_dir logs table="" total_pass=0 total_fail=0 total_skip=0
+    local lessons lesson logs table="" total_pass=0 total_fail=0 total_skip=0
     lessons=$(list_lessons) || exit 2
     # A folder per run, so that two runs at once do not mix their results.
+    # (results_dir is global: the EXIT trap removes it.)
     results_dir="$SOCKSTEP_BUILD/grade/run.$$"
     logs="$results_dir/reports"
     mkdir -p "$logs"
