@@ -169,7 +169,7 @@ static struct options parse_options(int argc, char **argv)
 static void ignore_sigpipe(void)
 {
     /* TODO(step 3): ignore SIGPIPE with sigaction (SIG_IGN), so that writing
-         * to a client that is gone fails with EPIPE instead of killing us. */
+     * to a client that is gone fails with EPIPE instead of killing us. */
 }
 
 /* Step 5: SIGINT and SIGTERM only raise a flag; the accept loop stops. */
@@ -182,8 +182,8 @@ static void handle_stop_signal(int sig)
 static void install_stop_handlers(void)
 {
     /* TODO(step 5): install handle_stop_signal for SIGINT and SIGTERM with
-         * sigaction, sa_flags 0 (no SA_RESTART: accept must return EINTR). */
-        (void)handle_stop_signal;
+     * sigaction, sa_flags 0 (no SA_RESTART: accept must return EINTR). */
+    (void)handle_stop_signal;
 }
 
 /* ---------- addresses ---------- */
@@ -215,24 +215,24 @@ static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
 static int open_listener(const char *addr, const char *port)
 {
     /* TODO(step 1): resolve addr and port with getaddrinfo (AF_UNSPEC,
-         * SOCK_STREAM, AI_PASSIVE); for each result: socket, setsockopt
-         * SO_REUSEADDR (why? see the README), bind, listen with LISTEN_BACKLOG;
-         * keep the first that works, close the others, freeaddrinfo. If none
-         * works: die("cannot listen on %s port %s", addr, port). */
-        (void)addr;
-        (void)port;
-        (void)die;
-        not_implemented(1);
-        return -1;
+     * SOCK_STREAM, AI_PASSIVE); for each result: socket, setsockopt
+     * SO_REUSEADDR (why? see the README), bind, listen with LISTEN_BACKLOG;
+     * keep the first that works, close the others, freeaddrinfo. If none
+     * works: die("cannot listen on %s port %s", addr, port). */
+    (void)addr;
+    (void)port;
+    (void)die;
+    not_implemented(1);
+    return -1;
 }
 
 /* Prints "listening on ADDR:PORT" with the port the kernel really chose. */
 static void announce_listener(int listener)
 {
     /* TODO(step 1): getsockname, format_address, then print
-         * "listening on ADDR:PORT" and fflush(stdout). */
-        (void)listener;
-        (void)format_address;
+     * "listening on ADDR:PORT" and fflush(stdout). */
+    (void)listener;
+    (void)format_address;
 }
 
 /* ---------- step 3: lines in, replies out ---------- */
@@ -241,10 +241,10 @@ static void announce_listener(int listener)
 static int write_all(int fd, const void *buf, size_t len)
 {
     /* TODO(step 3): loop until all len bytes are written: write may take
-         * fewer than asked; retry when it fails with EINTR. For now: one write. */
-        ssize_t n = write(fd, buf, len);
-    
-        return n == (ssize_t)len ? 0 : -1;
+     * fewer than asked; retry when it fails with EINTR. For now: one write. */
+    ssize_t n = write(fd, buf, len);
+
+    return n == (ssize_t)len ? 0 : -1;
 }
 
 /*
@@ -272,9 +272,9 @@ static void line_reader_init(struct line_reader *r, int fd)
 static ssize_t line_reader_fill(struct line_reader *r)
 {
     /* TODO(step 3): read into r->buf (retry on EINTR); on success set
-         * r->next and r->end. */
-        (void)r;
-        return 0;
+     * r->next and r->end. */
+    (void)r;
+    return 0;
 }
 
 /*
@@ -286,13 +286,13 @@ static ssize_t line_reader_fill(struct line_reader *r)
 static enum line_status read_line(struct line_reader *r, char *line, size_t *len)
 {
     /* TODO(step 3): copy bytes from r->buf (refilling it with
-         * line_reader_fill when it is used up) into line until a '\n'; drop a
-         * '\r' just before it; LINE_TOO_LONG past MAX_LINE_LEN bytes; LINE_EOF
-         * when the stream ends; LINE_ERROR when read fails. For now: no lines. */
-        (void)line;
-        (void)len;
-        (void)memchr;
-        return line_reader_fill(r) < 0 ? LINE_ERROR : LINE_EOF;
+     * line_reader_fill when it is used up) into line until a '\n'; drop a
+     * '\r' just before it; LINE_TOO_LONG past MAX_LINE_LEN bytes; LINE_EOF
+     * when the stream ends; LINE_ERROR when read fails. For now: no lines. */
+    (void)line;
+    (void)len;
+    (void)memchr;
+    return line_reader_fill(r) < 0 ? LINE_ERROR : LINE_EOF;
 }
 
 /* Sends "Hello, <line>!\n" in one write (the line may contain NUL bytes). */
@@ -325,17 +325,17 @@ static void serve_client(int fd, const char *peer)
     size_t len;
 
     /* TODO(step 2): send WELCOME with write_all; if that fails, log_error
-         * and return. */
-        (void)WELCOME;
-        line_reader_init(&reader, fd);
-        /* TODO(step 3): for each line from read_line: LINE_EOF: return;
-         * LINE_ERROR: log_error and return; LINE_TOO_LONG: send TOO_LONG and
-         * return; "exit" (is_exit_line): return; otherwise send_hello. */
-        if (read_line(&reader, line, &len) == LINE_OK && !is_exit_line(line, len)) {
-            (void)send_hello;
-            (void)TOO_LONG;
-            (void)peer;
-        }
+     * and return. */
+    (void)WELCOME;
+    line_reader_init(&reader, fd);
+    /* TODO(step 3): for each line from read_line: LINE_EOF: return;
+     * LINE_ERROR: log_error and return; LINE_TOO_LONG: send TOO_LONG and
+     * return; "exit" (is_exit_line): return; otherwise send_hello. */
+    if (read_line(&reader, line, &len) == LINE_OK && !is_exit_line(line, len)) {
+        (void)send_hello;
+        (void)TOO_LONG;
+        (void)peer;
+    }
 }
 
 /* ---------- step 4: one thread per connection ---------- */
@@ -367,12 +367,12 @@ static void *connection_thread(void *arg)
 static int start_connection_thread(struct connection *conn)
 {
     /* TODO(step 4): start a detached thread running connection_thread(conn)
-         * (pthread_attr_setdetachstate), with SIGINT and SIGTERM blocked while
-         * creating it (pthread_sigmask) so that they reach the main thread.
-         * Return 0, or the error number pthread_create returned.
-         * For now the accept loop serves the client itself, one at a time: */
-        connection_thread(conn);
-        return 0;
+     * (pthread_attr_setdetachstate), with SIGINT and SIGTERM blocked while
+     * creating it (pthread_sigmask) so that they reach the main thread.
+     * Return 0, or the error number pthread_create returned.
+     * For now the accept loop serves the client itself, one at a time: */
+    connection_thread(conn);
+    return 0;
 }
 
 /* ---------- step 2: accept connections ---------- */
@@ -394,14 +394,14 @@ static void pause_after_failed_accept(int err)
 static void serve_forever(int listener)
 {
     /* TODO(step 2): until stop_requested: accept a connection (on failure:
-         * EINTR means a signal, just loop; anything else: log_error,
-         * pause_after_failed_accept, loop); malloc a struct connection, fill in
-         * fd and peer (format_address), log "Accept new connection from
-         * PEER...", then start_connection_thread (on failure: log, close, free). */
-        (void)listener;
-        (void)pause_after_failed_accept;
-        (void)start_connection_thread;
-        not_implemented(2);
+     * EINTR means a signal, just loop; anything else: log_error,
+     * pause_after_failed_accept, loop); malloc a struct connection, fill in
+     * fd and peer (format_address), log "Accept new connection from
+     * PEER...", then start_connection_thread (on failure: log, close, free). */
+    (void)listener;
+    (void)pause_after_failed_accept;
+    (void)start_connection_thread;
+    not_implemented(2);
 }
 
 int main(int argc, char **argv)

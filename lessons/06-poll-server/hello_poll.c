@@ -92,7 +92,7 @@ _Noreturn static void usage_error(const char *fmt, ...)
 }
 
 /* Stands in for the code a step adds: says which, and exits 1. */
-static int not_implemented(const char *what)
+_Noreturn static int not_implemented(const char *what)
 {
     fprintf(stderr, PROG ": not implemented yet (%s)\n", what);
     exit(1);
@@ -383,6 +383,7 @@ static void read_from_client(struct conn *c)
     /* TODO(step 2): read() up to sizeof chunk bytes from c->fd: poll() said
      * there is something, so it does not block. Replace the next line. */
     ssize_t n = not_implemented("step 2: read_from_client");
+    (void)chunk;
     if (n > 0) {
         if (feed_input(c, chunk, (size_t)n) < 0) {
             log_errno("%s: reply", c->peer);
@@ -540,7 +541,8 @@ static void serve_forever(struct server *s)
         /* TODO(step 1): wait with poll() on the nfds entries of s->pfds, at
          * most TICK_MS milliseconds (so a signal is noticed). EINTR: go
          * round again (`continue`: the loop condition reads the flag).
-         * Another error: die("poll"). Replace the next line. */
+         * Another error: die("poll"). Replace the next two lines. */
+        (void)nfds;
         int ready = not_implemented("step 1: poll the sockets");
         /* Only the connections that were in this poll set (nfds - 1):
          * accept_clients() appends new ones after them. */

@@ -100,7 +100,7 @@ _Noreturn static void usage_error(const char *fmt, ...)
 }
 
 /* Stands in for the code a step adds: says which, and exits 1. */
-static int not_implemented(const char *what)
+_Noreturn static int not_implemented(const char *what)
 {
     fprintf(stderr, PROG ": not implemented yet (%s)\n", what);
     exit(1);
@@ -640,6 +640,7 @@ static void serve_forever(struct server *s, const sigset_t *wait_mask)
          * next two lines. */
         (void)timeout;
         (void)wait_mask;
+        (void)events;
         int ready = not_implemented("step 2: epoll_pwait");
         bool closed_any = false;
         for (int i = 0; i < ready; i++) {

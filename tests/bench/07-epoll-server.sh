@@ -9,6 +9,8 @@
 #    connections, BENCH_SECONDS each, BENCH_ROUNDS rounds with the servers in
 #    a different order each round; the table shows the medians (replies per
 #    second and 99th-percentile latency).
+#    Then 10 busy connections beside 10,000 idle ones, for hello_poll and
+#    hello_epoll: what an idle client costs each loop.
 # 2. Holding many clients at once: hello_epoll and hello_poll 10,000,
 #    hello_threads and hello_fork 1,000, every one welcomed and answered,
 #    with the server's peak memory (VmHWM from /proc).
@@ -17,7 +19,8 @@
 #    least as many replies per second as hello_threads; hello_threads holds
 #    1,000.
 #
-# Writes $BENCH_OUT/servers.tsv (medians), servers-runs.tsv (every run) and,
+# Writes $BENCH_OUT/servers.tsv (medians), servers-runs.tsv (every run),
+# servers-idle.tsv (busy among idle: every run) and,
 # when gnuplot is installed, servers.svg. A server whose program is not built
 # is skipped. Loopback only; every server started here is stopped on exit.
 #
@@ -127,6 +130,10 @@ median() { # median VALUES...: the middle one (the lower of the two middle ones)
     printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
+fmt_us() { # fmt_us MICROSECONDS: "850 us" or "3.5 ms"
+    awk -v us="$1" 'BEGIN { if (us >= 1000) printf "%.1f ms", us / 1000; else printf "%d us", us }'
+}
+
 peak_kib() {
     awk '$1 == "VmHWM:" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
 }
@@ -196,16 +203,74 @@ echo
 for name in "${servers[@]}"; do
     printf '  %-14s' "$name"
     for conns in "${conns_levels[@]}"; do
-        latency=${p99_of[$name/$conns]}
-        if ((latency >= 1000)); then
-            latency=$(awk -v us="$latency" 'BEGIN { printf "%.1f ms", us / 1000 }')
-        else
-            latency="$latency us"
-        fi
-        printf '%22s' "$(printf '%s/s, %s' "${rps_of[$name/$conns]}" "$latency")"
+        printf '%22s' "$(printf '%s/s, %s' "${rps_of[$name/$conns]}" "$(fmt_us "${p99_of[$name/$conns]}")")"
     done
     echo
 done
+echo
+
+# ---- 1b. a few busy clients among many idle ones ------------------------------
+
+idle=10000
+busy=10
+idle_runs="$BENCH_OUT/servers-idle.tsv"
+printf 'round\tserver\tbusy\tidle\trps\tp50_us\tp99_us\terrors\n' >"$idle_runs"
+idle_servers=()
+for name in hello_poll hello_epoll; do
+    [[ -z ${rps_of[$name/1]+x} ]] || idle_servers+=("$name")
+done
+declare -A idle_rps_of idle_p99_of
+if ((${#idle_servers[@]} > 0)) && [[ $hard != unlimited ]] && ((hard < idle + busy + 64)); then
+    echo "  busy among idle: skipped, $idle connections need an open-file limit above $((idle + busy + 64)) (hard limit: $hard)"
+    idle_servers=()
+fi
+for ((round = 1; round <= BENCH_ROUNDS && ${#idle_servers[@]} > 0; round++)); do
+    order=()
+    for ((i = 0; i < ${#idle_servers[@]}; i++)); do
+        order+=("${idle_servers[(i + round - 1) % ${#idle_servers[@]}]}")
+    done
+    for name in "${order[@]}"; do
+        start_server "$name"
+        : >"$work/idle.out"
+        "$load" -H -c "$idle" -s $((BENCH_SECONDS + 20)) -t 30 127.0.0.1 "$server_port" \
+            >"$work/idle.out" 2>"$work/idle.err" &
+        holder=$!
+        for _ in $(seq 600); do
+            grep -q '^held=' "$work/idle.out" || ! kill -0 "$holder" 2>/dev/null || { sleep 0.05; continue; }
+            break
+        done
+        result=""
+        if grep -q "^held=$idle answered=$idle errors=0" "$work/idle.out"; then
+            result=$("$load" -c "$busy" -d "$BENCH_SECONDS" -t 30 127.0.0.1 "$server_port" 2>"$work/load.err") ||
+                true
+        else
+            echo "  round $round, $name: the $idle idle clients were not all served: $(cat "$work/idle.out" "$work/idle.err" | head -n 2)"
+        fi
+        kill "$holder" 2>/dev/null || true
+        wait "$holder" 2>/dev/null || true
+        stop_server
+        errors=$(field "$result" errors)
+        [[ -n $result ]] || errors=1
+        ((errors == 0)) || load_errors=$((load_errors + 1))
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$busy" "$idle" \
+            "$(field "$result" rps)" "$(field "$result" p50_us)" "$(field "$result" p99_us)" \
+            "$errors" >>"$idle_runs"
+    done
+    printf '  busy among idle, round %d/%d done\n' "$round" "$BENCH_ROUNDS"
+done
+if ((${#idle_servers[@]} > 0)); then
+    echo
+    echo "  $busy busy connections beside $(printf "%'d" "$idle") idle ones (median of $BENCH_ROUNDS runs of ${BENCH_SECONDS} s)"
+    for name in "${idle_servers[@]}"; do
+        mapfile -t rps < <(awk -F'\t' -v s="$name" '$2 == s { print $5 }' "$idle_runs")
+        mapfile -t p99 < <(awk -F'\t' -v s="$name" '$2 == s { print $7 }' "$idle_runs")
+        idle_rps_of[$name]=$(median "${rps[@]}")
+        idle_p99_of[$name]=$(median "${p99[@]}")
+        printf '  %-14s %8s/s, p99 %-9s (without the idle ones: %s/s, p99 %s)\n' "$name" \
+            "${idle_rps_of[$name]}" "$(fmt_us "${idle_p99_of[$name]}")" "${rps_of[$name/10]}" \
+            "$(fmt_us "${p99_of[$name/10]}")"
+    done
+fi
 echo
 
 # ---- 2. holding many clients ----------------------------------------------

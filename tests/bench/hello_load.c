@@ -17,16 +17,22 @@
  *
  *   held=10000 answered=10000 errors=0 seconds=2.41
  *
+ * With -s SECONDS it then keeps every connection open, idle, for SECONDS
+ * more (the line above is printed first, so a script can start another load
+ * beside these idle clients), and exits.
+ *
  * Exit status: 0 when nothing went wrong, 1 on any mismatch, refused or
  * closed connection or timeout (the first few are described on stderr),
  * 2 on a bad command line.
  *
- * Usage: hello_load [-H] [-c CONNS] [-d SECONDS] [-t TIMEOUT] HOST PORT
+ * Usage: hello_load [-H [-s SECONDS]] [-c CONNS] [-d SECONDS] [-t TIMEOUT] HOST PORT
  *   -c CONNS    connections (default 10, at most 60000)
  *   -d SECONDS  load mode: how long to measure (default 5, at most 600)
  *   -t TIMEOUT  seconds allowed to connect and be welcomed, and (hold mode)
  *               for the replies (default 30, at most 600)
  *   -H          hold mode
+ *   -s SECONDS  hold mode: stay connected, idle, that long after the check
+ *               (default 0, at most 600)
  */
 #define _GNU_SOURCE /* epoll */
 
@@ -47,7 +53,8 @@
 #include <unistd.h>
 
 #define PROG "hello_load"
-#define USAGE "usage: hello_load [-H] [-c CONNS] [-d SECONDS] [-t TIMEOUT] HOST PORT"
+#define USAGE                                                                            \
+    "usage: hello_load [-H [-s SECONDS]] [-c CONNS] [-d SECONDS] [-t TIMEOUT] HOST PORT"
 
 enum {
     MAX_CONNS = 60000,
@@ -83,6 +90,7 @@ struct run {
     bool hold;
     long conns;
     long seconds;
+    long stay; /* hold mode: seconds to stay connected after the check */
     long timeout;
     int epoll_fd;
     struct client *clients;
@@ -463,6 +471,13 @@ static int run_hold(struct run *r, const struct addrinfo *ai)
     }
     printf("held=%ld answered=%ld errors=%ld seconds=%.2f\n", held, r->answered,
            r->errors, (double)(now_ns() - start) / 1e9);
+    if (fflush(stdout) == EOF) {
+        die("write to stdout");
+    }
+    uint64_t leave = now_ns() + (uint64_t)r->stay * 1000000000u;
+    while (now_ns() < leave) {
+        wait_and_dispatch(r, 100); /* anything the server sends now is a mismatch */
+    }
     return r->errors == 0 && r->answered == r->conns ? 0 : 1;
 }
 
@@ -496,7 +511,7 @@ int main(int argc, char **argv)
     struct run r = {.conns = 10, .seconds = 5, .timeout = 30};
     int opt;
     opterr = 0;
-    while ((opt = getopt(argc, argv, ":Hc:d:t:")) != -1) {
+    while ((opt = getopt(argc, argv, ":Hc:d:s:t:")) != -1) {
         switch (opt) {
         case 'H':
             r.hold = true;
@@ -509,6 +524,9 @@ int main(int argc, char **argv)
             break;
         case 't':
             r.timeout = parse_number(optarg, "timeout", 1, 600);
+            break;
+        case 's':
+            r.stay = parse_number(optarg, "stay", 0, 600);
             break;
         case ':':
             usage_error("option -%c needs a value", optopt);

@@ -306,11 +306,13 @@ thread_count() {
     find "/proc/$1/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l | tr -d ' '
 }
 
-# zombie_count PID: children of PID that ended and were not reaped.
+# zombie_count PID: children of PID that ended and were not reaped. (The
+# files are read through cat: some awks stop at the first file that vanished
+# between the glob and the read; the command name may hold spaces.)
 zombie_count() {
     _require_proc
-    awk -v parent="$1" '$4 == parent && $3 == "Z" { n++ } END { print n + 0 }' \
-        /proc/[0-9]*/stat 2>/dev/null
+    cat /proc/[0-9]*/stat 2>/dev/null | sed 's/ (.*) / (name) /' |
+        awk -v parent="$1" '$4 == parent && $3 == "Z" { n++ } END { print n + 0 }'
 }
 
 # rss_kib PID: resident memory of PID in KiB (peak with `rss_kib PID peak`).

@@ -527,10 +527,12 @@ static void serve_forever(int listener)
         fd = accept(listener, (struct sockaddr *)&ss, &len);
         if (fd < 0) {
             if (errno != EINTR) {
+                int err = errno; /* log_error's fprintf may change errno */
+
                 /* e.g. EMFILE or ECONNABORTED: one failed accept must not
                  * end the service for everybody else. */
-                log_error(errno, "accept");
-                pause_after_failed_accept(errno);
+                log_error(err, "accept");
+                pause_after_failed_accept(err);
             }
             continue; /* EINTR: a signal; the loop checks the stop flag */
         }

@@ -188,11 +188,12 @@ static void install_stop_handlers(void)
 static void reap_children(int sig)
 {
     int saved_errno = errno;
+    pid_t pid;
 
     (void)sig;
-    while (waitpid(-1, NULL, WNOHANG) > 0) {
-        continue;
-    }
+    do {
+        pid = waitpid(-1, NULL, WNOHANG);
+    } while (pid > 0);
     errno = saved_errno;
 }
 
@@ -570,6 +571,7 @@ static void stop_children(struct child_list *children)
 {
     sigset_t old;
     size_t i;
+    pid_t pid;
 
     block_signals(&old); /* the handler must not reap behind our back now */
     forget_finished_children(children);
@@ -579,9 +581,9 @@ static void stop_children(struct child_list *children)
         }
     }
     /* waitpid(-1) fails with ECHILD once no child is left. */
-    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {
-        continue;
-    }
+    do {
+        pid = waitpid(-1, NULL, 0);
+    } while (pid > 0 || (pid < 0 && errno == EINTR));
     children->count = 0;
     restore_signal_mask(&old);
 }
@@ -664,10 +666,12 @@ static void serve_forever(int listener, struct child_list *children)
         fd = accept(listener, (struct sockaddr *)&ss, &len);
         if (fd < 0) {
             if (errno != EINTR) {
+                int err = errno; /* log_error's fprintf may change errno */
+
                 /* e.g. EMFILE or ECONNABORTED: one failed accept must not
                  * end the service for everybody else. */
-                log_error(errno, "accept");
-                pause_after_failed_accept(errno);
+                log_error(err, "accept");
+                pause_after_failed_accept(err);
             }
             continue; /* EINTR: a signal; the loop checks the stop flag */
         }

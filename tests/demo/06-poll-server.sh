@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Demo of lesson 06 (06-poll-server): hello_poll serves the tutorial's
+# exchange (Michael, Tracy, Sarah) with one thread, serves a second client
+# while a first one stays silent, keeps its memory small while a client
+# sends lines and never reads the replies, and stops on SIGTERM with
+# status 0.
+set -euo pipefail
+# shellcheck source=tests/demo/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+server=$(demo_program hello_poll)
+peer=$(demo_fixture tcp_peer)
+client=$SOCKSTEP_ROOT/build/solutions/02-tcp-client/hello_client
+
+# show_input BYTES CMD...: shows `printf 'BYTES' | CMD` and runs it.
+show_input() {
+    local bytes=$1 shown=() word
+    shift
+    for word in "$@"; do
+        shown+=("$(demo_path "$word")")
+    done
+    printf "  \$ printf '%s' | %s\n" "$bytes" "${shown[*]}"
+    # shellcheck disable=SC2059 # the bytes are a printf format on purpose
+    printf "$bytes" | "$@" 2>&1 | sed 's/^/    /'
+}
+
+memory() { # memory PID: its resident memory, from /proc
+    awk '$1 == "VmRSS:" { print $2 " kB" }' "/proc/$1/status" 2>/dev/null || echo "unknown"
+}
+
+say "Lesson 06: one thread serves every client; poll() says which socket is ready."
+demo_start_server SERVER "$server" -p 0
+say "hello_poll listens on 127.0.0.1, port $SERVER_PORT (chosen by the kernel: -p 0)."
+if [[ -x $client ]]; then
+    say "The tutorial's exchange, with the client of lesson 02:"
+    show_cmd "$client" 127.0.0.1 "$SERVER_PORT" Michael Tracy Sarah
+else
+    say "The tutorial's exchange (the lesson 02 client is not built: tcp_peer talks instead):"
+    show_input 'Michael\nTracy\nSarah\nexit\n' "$peer" -k 127.0.0.1 "$SERVER_PORT"
+fi
+
+say ""
+say "A first client connects and stays silent. With one thread, a read() that"
+say "waited for it would stall everybody; this loop only reads what poll()"
+say "reports ready, so a second client is served at once:"
+"$peer" -k -t 5000 127.0.0.1 "$SERVER_PORT" </dev/null >"$DEMO_TMP/silent.out" 2>&1 &
+silent=$!
+DEMO_PIDS+=("$silent")
+for _ in $(seq 40); do
+    grep -q 'Welcome!' "$DEMO_TMP/silent.out" && break
+    sleep 0.05
+done
+show_input 'Bob\nexit\n' "$peer" -k 127.0.0.1 "$SERVER_PORT"
+threads=$(find "/proc/$SERVER_PID/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+say "The server still runs $threads thread(s)."
+
+say ""
+say "A client that sends lines for 2 seconds and never reads a reply. The server"
+say "stops reading from it while 64 KiB of its replies wait (back-pressure):"
+say "server memory before: $(memory "$SERVER_PID")"
+# shellcheck disable=SC2016 # expanded by the inner bash
+timeout 2 bash -c 'exec 5<>"/dev/tcp/127.0.0.1/$1" && yes Michael >&5' _ "$SERVER_PORT" 2>/dev/null || true
+say "server memory after:  $(memory "$SERVER_PID")"
+kill "$silent" 2>/dev/null || true
+wait "$silent" 2>/dev/null || true
+
+say ""
+kill -TERM "$SERVER_PID"
+status=0
+wait "$SERVER_PID" || status=$?
+say "SIGTERM: poll() returned EINTR, the loop saw the stop flag; exit status $status."
+say "The server's log (stderr), first lines:"
+head -n 6 "$SERVER_LOG" | sed 's/^/    /'
