@@ -215,7 +215,7 @@ static void reap_children(int sig)
 static void install_child_reaper(void)
 {
     /* TODO(step 3): install reap_children for SIGCHLD with sigaction,
-     * sa_flags SA_RESTART | SA_NOCLDSTOP. */
+     * sa_flags SA_NOCLDSTOP only (no SA_RESTART: see the README). */
     (void)reap_children;
 }
 

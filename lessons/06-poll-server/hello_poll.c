@@ -483,7 +483,7 @@ static void add_connection(struct server *s, int fd, const struct sockaddr *addr
 static void accept_clients(struct server *s)
 {
     for (int i = 0; i < ACCEPT_BATCH; i++) {
-        struct sockaddr_storage addr;
+        struct sockaddr_storage addr = {0};
         socklen_t len = sizeof addr;
         /* TODO(step 1): accept() a client on s->listener (its address into
          * addr and len). Replace the next line. */

@@ -611,7 +611,7 @@ static void pause_accepting(struct server *s, bool pause)
 static void accept_clients(struct server *s)
 {
     for (int i = 0; i < ACCEPT_BATCH; i++) {
-        struct sockaddr_storage addr;
+        struct sockaddr_storage addr = {0};
         socklen_t len = sizeof addr;
         /* TODO(step 3): accept4() a client on s->listener, its address into
          * addr and len, with SOCK_NONBLOCK | SOCK_CLOEXEC so the new socket

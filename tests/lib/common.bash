@@ -125,6 +125,9 @@ start_server() {
             break
         fi
         if ! is_running "$SERVER_PID"; then
+            # It may have printed its line just before it ended.
+            line=$(grep -m1 '^listening on ' "$SERVER_OUT" 2>/dev/null) || true
+            [[ -z $line ]] || break
             EXIT_STATUS=0
             wait "$SERVER_PID" 2>/dev/null || EXIT_STATUS=$?
             _server_start_failed "$*" "exited with status $EXIT_STATUS before printing 'listening on ADDR:PORT'"

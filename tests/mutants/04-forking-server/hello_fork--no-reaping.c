@@ -204,9 +204,11 @@ static void install_child_reaper(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = reap_children;
     sigemptyset(&sa.sa_mask);
-    /* SA_RESTART: a child ending must not disturb the parent's accept();
+    /* No SA_RESTART: if SIGTERM arrives while this handler runs, a restarted
+     * accept() would block again without the loop looking at the stop flag.
+     * A child ending makes accept() fail with EINTR; the loop goes round.
      * SA_NOCLDSTOP: only ended children matter, not stopped ones. */
-    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sa.sa_flags = SA_NOCLDSTOP;
     if (sigaction(SIGCHLD, &sa, NULL) < 0) {
         die("sigaction SIGCHLD");
     }
