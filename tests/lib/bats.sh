@@ -8,10 +8,11 @@
 #
 # After find_bats: BATS is the bats executable, and SOCKSTEP_BATS_LIBS a
 # colon-separated list of folders holding bats-support/ and bats-assert/
-# (tests/lib/common.bash reads it).
+# (tests/lib/common.bash reads it). SOCKSTEP_BATS=npm uses the npm copies even
+# when the system has bats.
 
 # Pinned versions installed when the system has none.
-BATS_NPM_PACKAGES=(bats@1.11.1 bats-support@0.3.0 bats-assert@2.1.0)
+BATS_NPM_PACKAGES=(bats@1.11.1 bats-support@0.3.0 bats-assert@2.2.4)
 
 bats_version_ok() {
     local version
@@ -57,16 +58,17 @@ find_bats() {
     local system_libs="${BATS_LIB_PATH:-}:/usr/lib/bats:/usr/local/lib/bats:/usr/local/lib:/opt/homebrew/lib"
     local deps="$SOCKSTEP_ROOT/.deps"
     local libs
-    if command -v bats >/dev/null && bats_version_ok bats &&
+    # SOCKSTEP_BATS=npm skips the system's bats (to test the npm install).
+    if [[ ${SOCKSTEP_BATS:-} != npm ]] && command -v bats >/dev/null && bats_version_ok bats &&
         libs=$(find_bats_libs "$system_libs"); then
         BATS=$(command -v bats)
         SOCKSTEP_BATS_LIBS=$libs
     else
-        if [[ ! -x $deps/node_modules/.bin/bats ]]; then
+        if [[ ! -x $deps/node_modules/bats/bin/bats ]]; then
             command -v npm >/dev/null || bats_missing || return 1
             install_bats_from_npm "$deps" || bats_missing || return 1
         fi
-        BATS=$deps/node_modules/.bin/bats
+        BATS=$deps/node_modules/bats/bin/bats
         SOCKSTEP_BATS_LIBS=$deps/node_modules
     fi
     export SOCKSTEP_BATS_LIBS
