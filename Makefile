@@ -32,7 +32,7 @@ SOLUTION_SRCS := $(sort $(wildcard solutions/[0-9][0-9]-*/*.c))
 LESSON_SRCS   := $(sort $(wildcard lessons/[0-9][0-9]-*/*.c))
 FIXTURE_SRCS  := $(sort $(wildcard tests/fixtures/*.c))
 BENCH_SRCS    := $(sort $(wildcard tests/bench/*.c))
-MUTANT_SRCS   := $(sort $(wildcard tests/mutants/[0-9][0-9]-*/*--*.c))
+MUTANT_SRCS   := $(sort $(wildcard tests/mutants/[0-9][0-9]-*/*--*.patch))
 
 SOLUTION_BINS := $(SOLUTION_SRCS:%.c=$(BUILD)/%)
 # The threaded server is also built with ThreadSanitizer under SANITIZE=1.
@@ -42,7 +42,10 @@ LESSON_BINS   := $(LESSON_SRCS:%.c=$(BUILD)/%)
 FIXTURE_BINS  := $(FIXTURE_SRCS:tests/fixtures/%.c=$(BUILD)/fixtures/%)
 BENCH_BINS    := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
-# tests/mutants/NN-name/<prog>--<slug>.c -> build/mutants/NN-name/<slug>/<prog>
+# A mutant is the reference with one real student mistake, kept as a patch so
+# that the mistake is all it shows:
+# tests/mutants/NN-name/<prog>--<slug>.patch, applied to
+# solutions/NN-name/<prog>.c -> build/mutants/NN-name/<slug>/<prog>
 mutant_lesson = $(notdir $(patsubst %/,%,$(dir $(1))))
 mutant_prog   = $(word 1,$(subst --, ,$(basename $(notdir $(1)))))
 mutant_slug   = $(word 2,$(subst --, ,$(basename $(notdir $(1)))))
@@ -89,8 +92,9 @@ $(BUILD)/bench/%: tests/bench/%.c
 # reference programs (lesson 05 has a client and a server).
 define mutant_rule
 $(call mutant_bin,$(1)): $(1) $(filter $(BUILD)/solutions/$(call mutant_lesson,$(1))/%,$(SOLUTION_BINS))
-	@mkdir -p $$(@D); rm -f $$@
-	$$(CC) $$(ALL_CFLAGS) -o $$@ $$< $$(LDLIBS)
+	@mkdir -p $$(@D); rm -f $$@ $$@.c
+	patch -s -o $$@.c solutions/$(call mutant_lesson,$(1))/$(call mutant_prog,$(1)).c $(1)
+	$$(CC) $$(ALL_CFLAGS) -o $$@ $$@.c $$(LDLIBS)
 	@for p in $(BUILD)/solutions/$(call mutant_lesson,$(1))/*; do \
 	    [ "$$$${p##*/}" = "$(call mutant_prog,$(1))" ] || ln -sf "$$$$(cd "$$$${p%/*}" && pwd)/$$$${p##*/}" "$$(@D)/"; \
 	done

@@ -17,8 +17,8 @@
 #   ShellCheck    every shell file: .ci/run, tests/**/*.sh, tests/**/*.bash
 #                 and the bats files (as bash)
 #
-# Mutants (tests/mutants/) are bugs on purpose: they are only formatted, not
-# analysed. The starters in lessons/ are only formatted too.
+# Mutants (tests/mutants/) are patches, not C files: nothing to check there.
+# The starters in lessons/ are only formatted.
 #
 # Exit status: 0 when every tool that ran is clean, 1 on any finding. A tool
 # that is not installed is skipped with a message, except when CI=true, where

@@ -63,12 +63,15 @@ EOF
 
 # Sanitizer and valgrind reports are written to files: a server's report
 # would otherwise vanish with its stderr. Any non-empty file fails the run.
+# They are kept in build/grade/reports/ (the run's own folder goes at exit).
 check_reports() {
-    local logs=$1 what=$2 report found=0
+    local logs=$1 what=$2 report kept="$SOCKSTEP_BUILD/grade/reports" found=0
     for report in "$logs"/*; do
         [[ -s $report ]] || continue
         found=1
-        echo "FAIL  $what report: ${report#"$SOCKSTEP_ROOT"/}"
+        mkdir -p "$kept"
+        cp "$report" "$kept/"
+        echo "FAIL  $what report: ${kept#"$SOCKSTEP_ROOT"/}/${report##*/}"
         sed -n '1,30p' "$report" | sed 's/^/      /'
     done
     return "$found"

@@ -128,7 +128,7 @@ check_mutants() {
     for mutant in "$SOCKSTEP_BUILD/mutants/$lesson"/*/; do
         [[ -d $mutant ]] || continue
         slug=$(basename "$mutant")
-        source=$(compgen -G "$SOCKSTEP_ROOT/tests/mutants/$lesson/*--$slug.c" | head -n 1)
+        source=$(compgen -G "$SOCKSTEP_ROOT/tests/mutants/$lesson/*--$slug.patch" | head -n 1)
         results="$work/$lesson.mutant-$slug.tsv"
         run_mutant "$lesson" "${mutant%/}" "$source" "$results"
         caught=$(tests_with_status "$results" fail)
