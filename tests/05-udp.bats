@@ -467,8 +467,8 @@ lossy_link_server() {
 @test "step 7: namespaces, 30% loss: TCP on the same link delivers every line" {
     # For comparison: TCP resends lost segments itself. The lesson's own
     # hello programs are used when they are built, the line_echo peer if not.
-    local threads="$SOCKSTEP_ROOT/build/solutions/03-threaded-server/hello_threads"
-    local hello="$SOCKSTEP_ROOT/build/solutions/02-tcp-client/hello_client"
+    local threads="${SOCKSTEP_BUILD:-$SOCKSTEP_ROOT/build}/solutions/03-threaded-server/hello_threads"
+    local hello="${SOCKSTEP_BUILD:-$SOCKSTEP_ROOT/build}/solutions/02-tcp-client/hello_client"
     local names=() i expected
     if [[ -x $threads && -x $hello ]]; then
         lossy_link_server "$threads" || return 1

@@ -9,19 +9,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 server=$(demo_program hello_threads)
 peer=$(demo_fixture tcp_peer)
-client=$SOCKSTEP_ROOT/build/solutions/02-tcp-client/hello_client
-
-# show_input BYTES CMD...: shows `printf 'BYTES' | CMD` and runs it.
-show_input() {
-    local bytes=$1 shown=() word
-    shift
-    for word in "$@"; do
-        shown+=("$(demo_path "$word")")
-    done
-    printf "  \$ printf '%s' | %s\n" "$bytes" "${shown[*]}"
-    # shellcheck disable=SC2059 # the bytes are a printf format on purpose
-    printf "$bytes" | "$@" 2>&1 | sed 's/^/    /'
-}
 
 # wait_for_log TEXT: waits (2 s at most) until the server has logged TEXT.
 wait_for_log() {
@@ -35,13 +22,7 @@ wait_for_log() {
 say "Lesson 03: a threaded server. One detached thread per connection."
 demo_start_server SERVER "$server" -p 0
 say "hello_threads listens on 127.0.0.1, port $SERVER_PORT (chosen by the kernel: -p 0)."
-if [[ -x $client ]]; then
-    say "The tutorial's exchange, with the client of lesson 02:"
-    show_cmd "$client" 127.0.0.1 "$SERVER_PORT" Michael Tracy Sarah
-else
-    say "The tutorial's exchange (the lesson 02 client is not built: tcp_peer talks instead):"
-    show_input 'Michael\nTracy\nSarah\nexit\n' "$peer" -k 127.0.0.1 "$SERVER_PORT"
-fi
+tutorial_exchange "$SERVER_PORT"
 
 say ""
 say "TCP keeps no message boundaries: four lines sent in one write still get"

@@ -9,19 +9,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 server=$(demo_program hello_fork)
 peer=$(demo_fixture tcp_peer)
-client=$SOCKSTEP_ROOT/build/solutions/02-tcp-client/hello_client
-
-# show_input BYTES CMD...: shows `printf 'BYTES' | CMD` and runs it.
-show_input() {
-    local bytes=$1 shown=() word
-    shift
-    for word in "$@"; do
-        shown+=("$(demo_path "$word")")
-    done
-    printf "  \$ printf '%s' | %s\n" "$bytes" "${shown[*]}"
-    # shellcheck disable=SC2059 # the bytes are a printf format on purpose
-    printf "$bytes" | "$@" 2>&1 | sed 's/^/    /'
-}
 
 # children PID: "pid state" of each child of PID.
 children() {
@@ -42,13 +29,7 @@ start_silent() {
 say "Lesson 04: a forking server. One child process per connection."
 demo_start_server SERVER "$server" -p 0
 say "hello_fork (pid $SERVER_PID) listens on 127.0.0.1, port $SERVER_PORT."
-if [[ -x $client ]]; then
-    say "The tutorial's exchange, with the client of lesson 02:"
-    show_cmd "$client" 127.0.0.1 "$SERVER_PORT" Michael Tracy Sarah
-else
-    say "The tutorial's exchange (the lesson 02 client is not built: tcp_peer talks instead):"
-    show_input 'Michael\nTracy\nSarah\nexit\n' "$peer" -k 127.0.0.1 "$SERVER_PORT"
-fi
+tutorial_exchange "$SERVER_PORT"
 
 say ""
 say "Two clients connect and stay silent. Each is served by a child of the"

@@ -10,19 +10,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 server=$(demo_program hello_poll)
 peer=$(demo_fixture tcp_peer)
-client=$SOCKSTEP_ROOT/build/solutions/02-tcp-client/hello_client
-
-# show_input BYTES CMD...: shows `printf 'BYTES' | CMD` and runs it.
-show_input() {
-    local bytes=$1 shown=() word
-    shift
-    for word in "$@"; do
-        shown+=("$(demo_path "$word")")
-    done
-    printf "  \$ printf '%s' | %s\n" "$bytes" "${shown[*]}"
-    # shellcheck disable=SC2059 # the bytes are a printf format on purpose
-    printf "$bytes" | "$@" 2>&1 | sed 's/^/    /'
-}
 
 memory() { # memory PID: its resident memory, from /proc
     awk '$1 == "VmRSS:" { print $2 " kB" }' "/proc/$1/status" 2>/dev/null || echo "unknown"
@@ -31,13 +18,7 @@ memory() { # memory PID: its resident memory, from /proc
 say "Lesson 06: one thread serves every client; poll() says which socket is ready."
 demo_start_server SERVER "$server" -p 0
 say "hello_poll listens on 127.0.0.1, port $SERVER_PORT (chosen by the kernel: -p 0)."
-if [[ -x $client ]]; then
-    say "The tutorial's exchange, with the client of lesson 02:"
-    show_cmd "$client" 127.0.0.1 "$SERVER_PORT" Michael Tracy Sarah
-else
-    say "The tutorial's exchange (the lesson 02 client is not built: tcp_peer talks instead):"
-    show_input 'Michael\nTracy\nSarah\nexit\n' "$peer" -k 127.0.0.1 "$SERVER_PORT"
-fi
+tutorial_exchange "$SERVER_PORT"
 
 say ""
 say "A first client connects and stays silent. With one thread, a read() that"

@@ -8,23 +8,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 server=$(demo_program hello_epoll)
-peer=$(demo_fixture tcp_peer)
-client=$SOCKSTEP_ROOT/build/solutions/02-tcp-client/hello_client
-load=$SOCKSTEP_ROOT/build/bench/hello_load
+load=${SOCKSTEP_BUILD:-$SOCKSTEP_ROOT/build}/bench/hello_load
 
 say "Lesson 07: one thread and epoll; the kernel reports only the sockets that are ready."
 demo_start_server SERVER "$server" -p 0
 say "hello_epoll listens on 127.0.0.1, port $SERVER_PORT. Its first log line:"
 head -n 1 "$SERVER_LOG" | sed 's/^/    /'
-if [[ -x $client ]]; then
-    say "The tutorial's exchange, with the client of lesson 02:"
-    show_cmd "$client" 127.0.0.1 "$SERVER_PORT" Michael Tracy Sarah
-else
-    say "The tutorial's exchange (the lesson 02 client is not built: tcp_peer talks instead):"
-    printf "  \$ printf 'Michael\\\\nTracy\\\\nSarah\\\\nexit\\\\n' | %s -k 127.0.0.1 %s\n" \
-        "$(demo_path "$peer")" "$SERVER_PORT"
-    printf 'Michael\nTracy\nSarah\nexit\n' | "$peer" -k 127.0.0.1 "$SERVER_PORT" 2>&1 | sed 's/^/    /'
-fi
+tutorial_exchange "$SERVER_PORT"
 
 say ""
 if [[ -x $load ]]; then

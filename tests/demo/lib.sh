@@ -106,3 +106,30 @@ demo_stop_server() {
     kill -s TERM "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
 }
+
+# show_input BYTES CMD...: shows `printf 'BYTES' | CMD` and runs it.
+show_input() {
+    local bytes=$1 shown=() word
+    shift
+    for word in "$@"; do
+        shown+=("$(demo_path "$word")")
+    done
+    printf "  \$ printf '%s' | %s\n" "$bytes" "${shown[*]}"
+    # shellcheck disable=SC2059 # the bytes are a printf format on purpose
+    printf "$bytes" | "$@" 2>&1 | sed 's/^/    /'
+}
+
+# tutorial_exchange PORT: the original tutorial's exchange (Michael, Tracy,
+# Sarah) with a hello server on 127.0.0.1:PORT, through the lesson 02 client
+# when it is built, else through the test peer tcp_peer.
+tutorial_exchange() {
+    local client peer
+    if client=$(demo_program hello_client 2>/dev/null); then
+        say "The tutorial's exchange, with the client of lesson 02:"
+        show_cmd "$client" 127.0.0.1 "$1" Michael Tracy Sarah
+    else
+        peer=$(demo_fixture tcp_peer) || return 1
+        say "The tutorial's exchange (the lesson 02 client is not built: tcp_peer talks instead):"
+        show_input 'Michael\nTracy\nSarah\nexit\n' "$peer" -k 127.0.0.1 "$1"
+    fi
+}
