@@ -140,11 +140,6 @@ _hello_children() {
     _hello_proc_stats | awk -v parent="$1" '$4 == parent { print $1 }'
 }
 
-# _hello_zombies PID: how many children of PID ended and were not reaped.
-_hello_zombies() {
-    _hello_proc_stats | awk -v parent="$1" '$4 == parent && $3 == "Z" { n++ } END { print n + 0 }'
-}
-
 _hello_any_running() {
     local pid
     for pid in "$@"; do
@@ -737,9 +732,9 @@ hello_test_no_zombies() {
             "serve each client in a child process, the parent closes its copy of the connection $(_hello_see "$step")"
         return 1
     fi
-    if ! wait_until 3 eval '(($(_hello_zombies "$SERVER_PID") == 0))'; then
+    if ! wait_until 3 eval '(($(zombie_count "$SERVER_PID") == 0))'; then
         report_mismatch "300 connections, all closed by now" "no zombie child" \
-            "$(_hello_zombies "$SERVER_PID") zombies" \
+            "$(zombie_count "$SERVER_PID") zombies" \
             "reap ended children in a SIGCHLD handler: waitpid(-1, NULL, WNOHANG) in a loop $(_hello_see "$step")"
         return 1
     fi
