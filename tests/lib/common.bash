@@ -157,7 +157,13 @@ _server_start_failed() {
         echo "got:      the server $2"
         echo "stdout:   '$(head -c 300 "$SERVER_OUT" 2>/dev/null | escape_bytes)'"
         echo "stderr:   '$(tail -c 300 "$SERVER_ERR" 2>/dev/null | escape_bytes)'"
-        echo "likely cause: the server does not listen yet, or prints its line without fflush(stdout)"
+        if grep -q 'not implemented yet' "$SERVER_ERR" 2>/dev/null; then
+            echo "likely cause: a step of the starter is still to do (its stderr above says which)"
+        elif [[ $2 == exited* ]]; then
+            echo "likely cause: the server stopped before it listened: its stderr above says why"
+        else
+            echo "likely cause: the server does not listen yet, or prints its line without fflush(stdout)"
+        fi
     } | fail
 }
 
