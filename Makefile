@@ -60,6 +60,7 @@ export SOLUTIONS
 export LESSONS
 export SANITIZE
 export VALGRIND
+export TEST_FILTER
 
 .PHONY: all solutions lessons fixtures benchtools mutants check grade test demo \
         bench hint progress lint fuzz valgrind sanitize gates clean help
