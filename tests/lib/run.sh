@@ -26,7 +26,15 @@ elapsed() {
 }
 
 run_lesson_tests() {
-    local lesson=$1 programs=$2 results=$3 quiet=${4:-}
+    run_bats_file "$SOCKSTEP_ROOT/tests/$1.bats" "${@:2}"
+}
+
+# run_bats_file FILE PROGRAMS_DIR RESULTS [quiet]: as run_lesson_tests, for
+# any bats file (the lab's own tool tests in tests/harness/ too).
+run_bats_file() {
+    local file=$1 programs=$2 results=$3 quiet=${4:-}
+    local lesson
+    lesson=$(basename "$file" .bats)
     local diagdir line status="" name diag="" diag_file="" started finished failed=0 saw_plan=0
     diagdir=$(dirname "$results")/$(basename "$results" .tsv).diag
     mkdir -p "$diagdir"
@@ -85,7 +93,7 @@ run_lesson_tests() {
             ;;
         esac
     done < <(
-        cd "$SOCKSTEP_ROOT/tests" &&
+        cd "$(dirname "$file")" &&
             SOCKSTEP_PROGRAMS=$programs \
                 SOCKSTEP_FIXTURES=$SOCKSTEP_BUILD/fixtures \
                 "$BATS" --tap ${TEST_FILTER:+--filter "$TEST_FILTER"} "$lesson.bats" 2>&1
@@ -93,7 +101,7 @@ run_lesson_tests() {
 
     if ((saw_plan == 0)); then
         printf 'fail\t0\t%s.bats runs\t\n' "$lesson" >>"$results"
-        [[ -n $quiet ]] || echo "  FAIL  tests/$lesson.bats did not run (see above)"
+        [[ -n $quiet ]] || echo "  FAIL  ${file#"$SOCKSTEP_ROOT"/} did not run (see above)"
         failed=1
     fi
     return "$failed"

@@ -6,7 +6,9 @@
 #      TODO(step N) left in the starter, at least one "step N:" test fails
 #      against the starter (build/lessons/, as committed);
 #   3. every known-bad program in tests/mutants/ fails at least one test;
-# then the fast quality gates (lint, fuzz corpus replay) when present.
+# then the lab's own tools (every tests/harness/*.bats: grading, reports,
+# the learner's commands), and the fast quality gates (lint, fuzz corpus
+# replay) when present. LESSON=harness runs only the tools' tests.
 # Last line: "N passed, N failed" over all those checks.
 set -uo pipefail
 
@@ -153,10 +155,32 @@ check_gate() {
     fi
 }
 
+# check_harness: every test of every tests/harness/*.bats file passes. These
+# test the lab's own tools (the grader, its reports, the learner's commands)
+# rather than a lesson's program, so they run once, not per program.
+check_harness() {
+    local file name results total
+    for file in "$SOCKSTEP_ROOT"/tests/harness/*.bats; do
+        [[ -f $file ]] || continue
+        name=$(basename "$file" .bats)
+        results="$work/harness.$name.tsv"
+        run_bats_file "$file" "$SOCKSTEP_BUILD/solutions" "$results" quiet
+        total=$(wc -l <"$results" | tr -d ' ')
+        if [[ $(count_results "$results" fail) == 0 ]]; then
+            pass "harness/$name: all $total tests pass ($(count_results "$results" skip) skipped)"
+        else
+            flunk "harness/$name: $(count_results "$results" fail) of $total tests fail" \
+                "$(failure_details "$results")"
+        fi
+    done
+}
+
 main() {
     find_bats || exit 2
-    local lessons lesson
-    lessons=$(list_lessons) || exit 2
+    local lessons="" lesson
+    if [[ ${LESSON:-} != harness ]]; then
+        lessons=$(list_lessons) || exit 2
+    fi
     mkdir -p "$work"
     echo "Self-test with $("$BATS" --version), CC=${CC:-cc}"
     for lesson in $lessons; do
@@ -167,6 +191,11 @@ main() {
         check_starter "$lesson"
         check_mutants "$lesson"
     done
+    if [[ -z ${LESSON:-} || ${LESSON:-} == harness ]] && compgen -G "$SOCKSTEP_ROOT/tests/harness/*.bats" >/dev/null; then
+        echo
+        echo "== harness"
+        check_harness
+    fi
     if [[ -z ${LESSON:-} ]]; then
         echo
         echo "== gates"
