@@ -61,6 +61,7 @@ export LESSONS
 export SANITIZE
 export VALGRIND
 export TEST_FILTER
+export SCENARIO
 
 .PHONY: all solutions lessons fixtures benchtools mutants check grade test demo \
         bench hint progress lint fuzz valgrind sanitize gates clean help
@@ -129,6 +130,24 @@ test: ## maintainers' self-test: solutions pass, starters and mutants fail
 demo: ## build the references and run the tutorial end to end (LESSONS=1: yours)
 	@$(MAKE) --no-print-directory all
 	@bash tests/lib/demo.sh
+
+# `make trace`: the packets of a lesson's exchange (tests/lib/trace.sh). A
+# scenario may run a variant of a reference, kept as a patch like a mutant:
+# tests/trace/NN-name/<prog>--<slug>.patch -> build/trace/variants/NN-name/<slug>/<prog>
+TRACE_PATCHES := $(sort $(wildcard tests/trace/[0-9][0-9]-*/*--*.patch))
+trace_variant_bin = $(BUILD)/trace/variants/$(call mutant_lesson,$(1))/$(call mutant_slug,$(1))/$(call mutant_prog,$(1))
+define trace_variant_rule
+$(call trace_variant_bin,$(1)): $(1) solutions/$(call mutant_lesson,$(1))/$(call mutant_prog,$(1)).c
+	@mkdir -p $$(@D); rm -f $$@ $$@.c
+	patch -s -o $$@.c solutions/$(call mutant_lesson,$(1))/$(call mutant_prog,$(1)).c $(1)
+	$$(CC) $$(ALL_CFLAGS) -o $$@ $$@.c $$(LDLIBS)
+endef
+$(foreach p,$(TRACE_PATCHES),$(eval $(call trace_variant_rule,$(p))))
+.PHONY: trace trace-variants
+trace-variants: $(foreach p,$(TRACE_PATCHES),$(call trace_variant_bin,$(p)))
+trace: ## the packets of a lesson's exchange: make trace LESSON=NN [SOLUTIONS=1] [SCENARIO=name]
+	@$(MAKE) --no-print-directory -k all trace-variants || true
+	@bash tests/lib/trace.sh
 
 bench: ## benchmarks (LESSON=NN one lesson's)
 	@$(MAKE) --no-print-directory all
