@@ -37,7 +37,7 @@ require_capture() {
 run_trace() {
     OUT="$BATS_TEST_TMPDIR/trace/$1${2:+/$2}"
     run env LESSON="$1" SOLUTIONS=1 SCENARIO="${2:-}" TRACE_DIR="$BATS_TEST_TMPDIR/trace" \
-        bash "$TRACE_SH"
+        bash "$TRACE_SH" </dev/null
     if ((status != 0)); then
         {
             echo "ran:      make trace LESSON=$1 SOLUTIONS=1${2:+ SCENARIO=$2}"
