@@ -145,6 +145,13 @@ list_scenarios() {
     sed -n 's/^# scenarios*: *//p' "$1"
 }
 
+# trace_stopped FILE LINE: says where the exchange stopped (once).
+trace_stopped() {
+    [[ -z ${TRACE_STOPPED:-} ]] || return 0
+    TRACE_STOPPED=1
+    echo "trace: the exchange stopped at ${1#"$SOCKSTEP_ROOT"/}, line $2" >&2
+}
+
 # Runs inside the namespace (or on the host): the exchange, with tcpdump.
 inside() {
     set -euo pipefail
@@ -161,7 +168,7 @@ inside() {
     source "$TRACE_EXCHANGE"
     trap 'trace_capture_stop; demo_cleanup' EXIT
     set -E
-    trap 'echo "trace: the exchange stopped: \"$BASH_COMMAND\" failed (status $?)" >&2' ERR
+    trap 'trace_stopped "${BASH_SOURCE[0]}" "$LINENO"' ERR
     "$TRACE_FUNCTION"
     if [[ -z $TRACE_TCPDUMP_PID ]]; then
         echo "trace: $TRACE_EXCHANGE never started the capture (trace_capture)" >&2
@@ -243,7 +250,10 @@ main() {
     ) || status=$?
 
     if [[ ! -s $out/trace.pcap ]]; then
-        echo "trace: nothing was captured" >&2
+        echo "trace: nothing was captured: the exchange stopped before it began" >&2
+        if [[ $which == lessons ]]; then
+            echo "       (is your program complete? 'make check LESSON=$nn' says which step is missing)" >&2
+        fi
         return 1
     fi
     decode "$out" "$work/roles"

@@ -159,11 +159,11 @@ function holds(want,    w, k, a, b, text, i, j, count) {
         cursor = i
         return 1
     }
-    if (w[1] == "segments") {
+    if (w[1] == "segments" || w[1] == "datagrams") {
         count = 0
         for (i = cursor + 1; i <= n && count < text + 0; i++)
-            if (from[i] == a && to[i] == b && data(i)) count++
-        if (count < text + 0) { problem = count " segments with data from " a " to " b; return 0 }
+            if (from[i] == a && to[i] == b && !retrans[i] && (w[1] == "segments" ? data(i) : flags[i] == "UDP")) count++
+        if (count < text + 0) { problem = count " " (w[1] == "segments" ? "segments with data" : "datagrams") " from " a " to " b; return 0 }
         cursor = i - 1
         return 1
     }

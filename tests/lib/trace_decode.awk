@@ -5,8 +5,9 @@
 #   ms  from  to  proto  flags  seq  ack  len  bytes
 #
 #   ms     time since the first packet, in milliseconds (3 decimals)
-#   from   who sent it: a name from the roles file (by port), else "client",
-#   to     "client 2", ... in the order the unnamed endpoints first appear
+#   from   who sent it: a name from the roles file (by port); else "server"
+#   to     ("server 2"...) for a port that receives a SYN, and "client",
+#          "client 2", ... for the others, in the order they first appear
 #   proto  TCP or UDP
 #   flags  TCP: SYN, SYN-ACK, or FIN, RST, PSH, ACK joined by ", "; UDP: -
 #   seq    TCP: relative sequence number (0 is the SYN); UDP: -
@@ -137,6 +138,9 @@ function finish_packet(    version, l4, proto, src, dst, sport, dport, total, fr
     if (proto != 6 && proto != 17) { stamp = ""; return }
     sport = u16(l4)
     dport = u16(l4 + 2)
+    # A port nobody named that receives a SYN is a server's.
+    if (proto == 6 && bit(byte[l4 + 13], 1) && !bit(byte[l4 + 13], 4) && !(dport in role))
+        role[dport] = ++servers == 1 ? "server" : "server " servers
     from = name_of(src ":" sport, sport)
     to = name_of(dst ":" dport, dport)
     if (start == "") start = stamp

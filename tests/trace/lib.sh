@@ -20,14 +20,23 @@
 #       data A B TEXT         the next segment with data from A to B starts
 #                             with TEXT (escaped as the timeline shows it)
 #       segments A B N        at least N segments with data from A to B
+#       datagrams A B N       at least N UDP datagrams from A to B
 #       datagram A B TEXT     the next UDP datagram from A to B starts with TEXT
 #       fin A B               the next FIN between A and B is from A
 #       fins A B              a FIN each way, in either order (both sides
 #                             close at once, and either may be first)
 #       rst A B               a reset from A to B follows
 #       no-rst A              no segment from A has RST, in the whole trace
-#   and a line `# scenarios: NAME - what it shows` per scenario, which
+#   Each expectation looks after the packet the one before it matched;
+#   retransmitted bytes and FINs are skipped, as the receiver skips them.
+#   The timeline shows the first 40 bytes of each payload.
+#   And a line `# scenarios: NAME - what it shows` per scenario, which
 #   `make trace` lists.
+#
+# A new lesson's trace is this one file, tests/trace/NN-name.sh (a variant
+# program a scenario needs: tests/trace/NN-name/PROGRAM--SLUG.patch, on the
+# reference); tests/harness/trace.bats checks its expectations against the
+# reference's trace without a change.
 #
 # A, B are the names the timeline shows: the servers named with trace_role,
 # and "client", "client 2", ... for the others, in the order they appear.
