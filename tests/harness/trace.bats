@@ -87,6 +87,7 @@ check_trace() {
     local expect="$BATS_TEST_TMPDIR/expect" packets
     require_capture
     run_trace "$@" || return 1
+    refute_output --partial "trace: "
     expectations "$@" >"$expect"
     [[ -s $expect ]] || fail "tests/trace/$1-*.sh expects nothing for ${2:-default}"
     assert [ "$(head -c 4 "$OUT/trace.pcap" | od -An -tx1 | tr -d ' ')" = d4c3b2a1 ]

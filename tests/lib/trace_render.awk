@@ -60,15 +60,18 @@ function start_output(    i) {
     print ""
 }
 
-# The packet in words: flags, seq, ack, payload; fields apart by SEP (the
-# timeline lines up its flags).
-function what(sep,    s) {
-    if ($4 == "UDP") s = "UDP"
-    else {
-        s = (sep == " " ? $5 : sprintf("%-8s", $5)) sep "seq " $6
-        if ($7 != "-") s = s sep "ack " $7
+# The packet in words: flags, seq, ack, payload; fields apart by SEP. The
+# timeline (SEP two spaces) lines them up in columns.
+function what(sep,    s, size) {
+    size = $8 (($8 == 1) ? " byte" : " bytes")
+    if (sep == " ") {
+        s = $4 == "UDP" ? "UDP" : $5 " seq " $6 ($7 == "-" ? "" : " ack " $7)
+    } else {
+        s = $4 == "UDP" ? "UDP     " : sprintf("%-8s  seq %-6s  %-10s", $5, $6, $7 == "-" ? "" : "ack " $7)
+        size = sprintf("%11s", size)
     }
-    if ($8 > 0 || $4 == "UDP") s = s sep $8 (($8 == 1) ? " byte" : " bytes") sep "\"" $9 "\""
+    if ($8 > 0 || $4 == "UDP") s = s sep size sep "\"" $9 "\""
+    sub(/ +$/, "", s)
     return s
 }
 

@@ -13,7 +13,7 @@ exchange_default() {
     page="$DEMO_TMP/page.http"
     {
         printf 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n'
-        head -c 200000 < <(yes sockstep)
+        awk 'BEGIN { for (i = 0; i < 22222; i++) printf "sockstep\n"; printf "so" }'
     } >"$page"
     demo_start_server PAGE "$fixture" -p 0 -f "$page"
     trace_role server "$PAGE_PORT"
