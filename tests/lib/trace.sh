@@ -41,11 +41,10 @@ die() {
 namespace_command() {
     case $1 in
     userns)
-        local map=()
-        # tcpdump gives up root's rights when it runs as root; as another
-        # user it keeps the capabilities the namespace grants (--keep-caps).
-        (($(id -u) == 0)) || map=(--map-current-user)
-        NAMESPACE=(unshare --user "${map[@]}" --net --pid --fork --mount --mount-proc --keep-caps)
+        # No user is mapped into the namespace, so everyone is "nobody"
+        # there: tcpdump, which gives up its rights when it runs as root,
+        # keeps the capabilities the namespace grants (--keep-caps).
+        NAMESPACE=(unshare --user --net --pid --fork --mount --mount-proc --keep-caps)
         ;;
     root) NAMESPACE=(unshare --net --pid --fork --mount --mount-proc) ;;
     host) NAMESPACE=() ;;
