@@ -188,7 +188,7 @@ render() {
 }
 
 main() {
-    local lesson nn which programs out work exchange status=0 function
+    local lesson nn which programs out work exchange status=0 function dropped
 
     if [[ ${1:-} == --inside ]]; then
         inside
@@ -258,10 +258,15 @@ main() {
     decode "$out" "$work/roles"
     echo
     render timeline "$out/events.tsv" | tee "$out/trace.txt"
+    dropped=$(sed -n 's/^\([0-9]*\) packets* dropped by kernel$/\1/p' "$work/tcpdump.log")
     render mermaid "$out/events.tsv" "Lesson $nn on the wire${SCENARIO:+: $SCENARIO}" >"$out/trace.md"
     echo
     echo "Saved: ${out#"$SOCKSTEP_ROOT"/}/trace.pcap (open it in Wireshark),"
     echo "       ${out#"$SOCKSTEP_ROOT"/}/trace.md (the same as a Mermaid sequence diagram)."
+    if ((${dropped:-0} > 0)); then
+        echo "trace: the kernel dropped $dropped packet(s) before tcpdump could read them (a busy machine?): the timeline misses them; run it again" >&2
+        return 1
+    fi
     if ((status != 0)); then
         echo "trace: the exchange did not go as the lesson expects (status $status): see its output above" >&2
         return 1

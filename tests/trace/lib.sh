@@ -75,9 +75,12 @@ trace_capture() {
         filter+="${filter:+ or }port $port"
     done < <(cut -f1 "$TRACE_WORK/roles" | sort -u)
     [[ -n $filter ]] || filter="tcp or udp"
+    # Immediate mode hands each packet over at once (else the last ones may
+    # still wait in the kernel when tcpdump stops), in fixed-size frames: a
+    # 32 MiB buffer holds hundreds of them while tcpdump waits for a CPU.
     # shellcheck disable=SC2086 # TRACE_TCPDUMP is a command with options
-    $TRACE_TCPDUMP -i lo --immediate-mode -U -s 0 -w "$TRACE_PCAP" "($filter) and (tcp or udp)" \
-        2>"$TRACE_WORK/tcpdump.log" &
+    $TRACE_TCPDUMP -i lo --immediate-mode -B 32768 -U -s 0 -w "$TRACE_PCAP" \
+        "($filter) and (tcp or udp)" 2>"$TRACE_WORK/tcpdump.log" &
     TRACE_TCPDUMP_PID=$!
     deadline=$((SECONDS + 5))
     until grep -q '^tcpdump: listening on' "$TRACE_WORK/tcpdump.log" 2>/dev/null; do
