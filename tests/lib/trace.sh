@@ -258,7 +258,11 @@ main() {
     decode "$out" "$work/roles"
     echo
     render timeline "$out/events.tsv" | tee "$out/trace.txt"
-    dropped=$(sed -n 's/^\([0-9]*\) packets* dropped by kernel$/\1/p' "$work/tcpdump.log")
+    # In a namespace every packet is the exchange's; on the host's loopback
+    # tcpdump also counts others' packets it dropped before its filter was in.
+    if [[ $METHOD != host ]]; then
+        dropped=$(sed -n 's/^\([0-9]*\) packets* dropped by kernel$/\1/p' "$work/tcpdump.log")
+    fi
     render mermaid "$out/events.tsv" "Lesson $nn on the wire${SCENARIO:+: $SCENARIO}" >"$out/trace.md"
     echo
     echo "Saved: ${out#"$SOCKSTEP_ROOT"/}/trace.pcap (open it in Wireshark),"
