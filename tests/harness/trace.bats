@@ -18,9 +18,16 @@ CHECK_AWK="$SOCKSTEP_ROOT/tests/lib/trace_check.awk"
 # lesson added later) is checked by the last test.
 DEDICATED="01 02 03 04 05 06 07"
 
-setup_file() {
-    # The scenarios' variant programs are not part of `make all`.
-    make -C "$SOCKSTEP_ROOT" --no-print-directory BUILD="$SOCKSTEP_BUILD" trace-variants >/dev/null
+# build_variants: the programs some scenarios run (not part of `make all`).
+build_variants() {
+    local out
+    if ! out=$(make -C "$SOCKSTEP_ROOT" --no-print-directory BUILD="$SOCKSTEP_BUILD" trace-variants 2>&1); then
+        {
+            echo "ran:      make trace-variants"
+            echo "got:      $(tail -n 5 <<<"$out")"
+            echo "likely cause: a patch in tests/trace/NN-name/ no longer applies to its reference"
+        } | fail
+    fi
 }
 
 # require_capture [METHOD]: skips the test when no way of capturing (or not
@@ -140,6 +147,7 @@ lab_processes() {
 }
 
 @test "lesson 03 unread-close: the careless server's close is a reset, the reference's a FIN" {
+    build_variants
     check_trace 03 unread-close
     # The same, said plainly: a RST from the byte-at-a-time variant, none
     # from the reference.
@@ -178,6 +186,7 @@ lab_processes() {
         assert_output --partial "expected: $wrong"
     done
     # And with the careless server's reset, "no-rst" fails.
+    build_variants
     run_trace 03 unread-close
     events "$OUT/trace.txt" timeline >"$BATS_TEST_TMPDIR/timeline"
     printf 'no-rst careless_server\n' >"$BATS_TEST_TMPDIR/wrong"
@@ -281,6 +290,7 @@ lab_processes() {
         nn=${lesson%%-*}
         [[ " $DEDICATED " != *" $nn "* ]] || continue
         [[ -d $SOCKSTEP_BUILD/solutions/$lesson ]] || continue
+        build_variants
         check_trace "$nn"
         while read -r scenario; do
             check_trace "$nn" "$scenario"
