@@ -146,7 +146,7 @@ $(foreach p,$(TRACE_PATCHES),$(eval $(call trace_variant_rule,$(p))))
 .PHONY: trace trace-variants
 trace-variants: $(foreach p,$(TRACE_PATCHES),$(call trace_variant_bin,$(p)))
 trace: ## the packets of a lesson's exchange: make trace LESSON=NN [SOLUTIONS=1] [SCENARIO=name]
-	@$(MAKE) --no-print-directory -k solutions lessons fixtures trace-variants || true
+	@[ -z "$(LESSON)" ] || $(MAKE) --no-print-directory -k solutions lessons fixtures trace-variants || true
 	@bash tests/lib/trace.sh
 
 bench: ## benchmarks (LESSON=NN one lesson's)
