@@ -9,4 +9,4 @@
 # Run by `make bench LESSON=04`; by hand: bash tests/bench/04-forking-server.sh
 # Environment: as hello-vs-ref.sh (BENCH_SECONDS, BENCH_ROUNDS, LESSONS=1...).
 set -euo pipefail
-exec bash "$(dirname "${BASH_SOURCE[0]}")/hello-vs-ref.sh" 04-forking-server hello_fork 0.85 -
+exec bash "$(dirname "${BASH_SOURCE[0]}")/hello-vs-ref.sh" 04-forking-server hello_fork 0.85 - -

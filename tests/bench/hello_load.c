@@ -12,7 +12,7 @@
  * from the moment every connection was welcomed, it prints one line
  * (replies and rps count lines answered; the latencies are per request):
  *
- *   conns=100 lines=1 seconds=3.00 replies=123456 rps=41152 p50_us=210 p99_us=900 errors=0
+ *   conns=10 lines=1 seconds=3.00 replies=12345 rps=4115 p50_us=210 p99_us=900 errors=0
  *
  * Hold mode (-H): opens N connections (at most RAMP waiting for their
  * welcome at a time, so the server's accept queue never overflows), checks
@@ -59,8 +59,8 @@
 
 #define PROG "hello_load"
 #define USAGE                                                                            \
-    "usage: hello_load [-H [-s SECONDS]] [-c CONNS] [-d SECONDS] [-l LINES] [-t TIMEOUT] " \
-    "HOST PORT"
+    "usage: hello_load [-H [-s SECONDS]] [-c CONNS] [-d SECONDS] [-l LINES] "            \
+    "[-t TIMEOUT] HOST PORT"
 
 enum {
     MAX_CONNS = 60000,

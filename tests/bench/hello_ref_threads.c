@@ -39,9 +39,9 @@
 
 enum {
     LISTEN_BACKLOG = 128,
-    MAX_LINE_LEN = 4096,          /* longest line answered (without "\r\n") */
-    IN_BUF_SIZE = 16 * 1024,      /* an unfinished line plus what read() adds */
-    OUT_BUF_SIZE = 16 * 1024,     /* the replies of one read, written at once */
+    MAX_LINE_LEN = 4096,      /* longest line answered (without "\r\n") */
+    IN_BUF_SIZE = 16 * 1024,  /* an unfinished line plus what read() adds */
+    OUT_BUF_SIZE = 16 * 1024, /* the replies of one read, written at once */
     THREAD_STACK_SIZE = 128 * 1024,
     ADDR_TEXT_SIZE = 160,
 };
