@@ -33,7 +33,7 @@
 #   pipelined, at least 0.10 x: a server held back by Nagle's algorithm
 #   answers about 0.005 x (the second reply of each read waits 40 ms for a
 #   delayed ACK); one write per reply instead of one per read, with
-#   TCP_NODELAY, answers about 0.3 x at 3 to 4 x the CPU per reply.
+#   TCP_NODELAY, answers 0.3 to 0.5 x at 3 to 4 x the CPU per reply.
 #
 # The machine may be shared: wall-clock figures are noisy, which is why the
 # servers alternate and the ratios matter more than the figures. CPU per
@@ -41,11 +41,12 @@
 #
 # Writes $BENCH_OUT/PROGRAM-vs-ref.tsv (medians: of each server's figures,
 # and of the ratios, as server PROGRAM/hello_ref_threads) and
-# PROGRAM-vs-ref-runs.tsv (every run). Loopback only; every server started here is stopped on exit.
+# PROGRAM-vs-ref-runs.tsv (every run). Loopback only; every server started
+# here is stopped on exit.
 # Environment: SOCKSTEP_ROOT, SOCKSTEP_BUILD (default build), BENCH_OUT
 # (default $SOCKSTEP_BUILD/bench), BENCH_SECONDS (default 3), BENCH_ROUNDS
 # (default 5), LESSONS=1 to measure your program in build/lessons instead of
-# the reference. Takes about two and a half minutes.
+# the reference. Takes about three minutes.
 set -euo pipefail
 
 if (($# != 5)); then
