@@ -6,10 +6,13 @@
  *
  * Load mode (default): N connections, each waits for `Welcome!\n`, then
  * repeats request/reply: sends `load<i>\n`, waits for `Hello, load<i>!\n`
- * (checked byte for byte), sends the next. After DURATION seconds, counted
- * from the moment every connection was welcomed, it prints one line:
+ * (checked byte for byte), sends the next. With -l LINES, each request is
+ * LINES such lines in one send() (a pipelining client), and the next one
+ * leaves when all LINES replies are in. After DURATION seconds, counted
+ * from the moment every connection was welcomed, it prints one line
+ * (replies and rps count lines answered; the latencies are per request):
  *
- *   conns=100 seconds=3.00 replies=123456 rps=41152 p50_us=210 p99_us=900 errors=0
+ *   conns=10 lines=1 seconds=3.00 replies=12345 rps=4115 p50_us=210 p99_us=900 errors=0
  *
  * Hold mode (-H): opens N connections (at most RAMP waiting for their
  * welcome at a time, so the server's accept queue never overflows), checks
@@ -25,9 +28,11 @@
  * closed connection or timeout (the first few are described on stderr),
  * 2 on a bad command line.
  *
- * Usage: hello_load [-H [-s SECONDS]] [-c CONNS] [-d SECONDS] [-t TIMEOUT] HOST PORT
+ * Usage: hello_load [-H [-s SECONDS]] [-c CONNS] [-d SECONDS] [-l LINES] [-t TIMEOUT]
+ *                   HOST PORT
  *   -c CONNS    connections (default 10, at most 60000)
  *   -d SECONDS  load mode: how long to measure (default 5, at most 600)
+ *   -l LINES    load mode: lines per request, sent at once (default 1, at most 64)
  *   -t TIMEOUT  seconds allowed to connect and be welcomed, and (hold mode)
  *               for the replies (default 30, at most 600)
  *   -H          hold mode
@@ -54,7 +59,8 @@
 
 #define PROG "hello_load"
 #define USAGE                                                                            \
-    "usage: hello_load [-H [-s SECONDS]] [-c CONNS] [-d SECONDS] [-t TIMEOUT] HOST PORT"
+    "usage: hello_load [-H [-s SECONDS]] [-c CONNS] [-d SECONDS] [-l LINES] "            \
+    "[-t TIMEOUT] HOST PORT"
 
 enum {
     MAX_CONNS = 60000,
@@ -64,6 +70,7 @@ enum {
     FINE_BUCKETS = 10000,  /* latency histogram: 1 us steps up to 10 ms */
     COARSE_BUCKETS = 9990, /* then 1 ms steps up to 10 s */
     EXPECT_MAX = 48,
+    MAX_LINES = 64, /* -l: lines per request */
 };
 
 enum phase {
@@ -84,11 +91,13 @@ struct client {
     size_t request_len;
     char expect[EXPECT_MAX]; /* what the server must send next */
     size_t expect_len;
+    long replies_due; /* replies of the pending request not received yet */
 };
 
 struct run {
     bool hold;
     long conns;
+    long lines; /* per request */
     long seconds;
     long stay; /* hold mode: seconds to stay connected after the check */
     long timeout;
@@ -99,7 +108,8 @@ struct run {
     long welcomed;
     long answered;
     long errors;
-    uint64_t replies; /* counted inside the measured window */
+    uint64_t replies;  /* counted inside the measured window */
+    uint64_t requests; /* the same, in requests of r->lines lines */
     uint64_t window_start_ns;
     uint64_t *histogram;
 };
@@ -210,16 +220,24 @@ static void expect_text(struct client *c, const char *text)
     c->got = 0;
 }
 
+/* Sends r->lines copies of the client's line in one send(). */
 static void send_request(struct run *r, struct client *c)
 {
     char reply[EXPECT_MAX];
+    char batch[MAX_LINES * sizeof c->request];
+    size_t len = 0;
     snprintf(reply, sizeof reply, "Hello, %.*s!\n", (int)(c->request_len - 1),
              c->request);
     expect_text(c, reply);
+    c->replies_due = r->lines;
+    for (long i = 0; i < r->lines; i++) {
+        memcpy(batch + len, c->request, c->request_len);
+        len += c->request_len;
+    }
     c->phase = PH_REPLY;
     c->sent_ns = now_ns();
-    ssize_t n = send(c->fd, c->request, c->request_len, MSG_NOSIGNAL);
-    if (n != (ssize_t)c->request_len) {
+    ssize_t n = send(c->fd, batch, len, MSG_NOSIGNAL);
+    if (n != (ssize_t)len) {
         /* A few bytes into an empty socket buffer are taken whole. */
         fail(r, c, "send: %s", n < 0 ? strerror(errno) : "short write");
     }
@@ -280,8 +298,13 @@ static void on_message(struct run *r, struct client *c, uint64_t t)
         c->phase = PH_DONE;
         return;
     }
+    if (--c->replies_due > 0) {
+        c->got = 0; /* the same reply again, for the next line of the request */
+        return;
+    }
     if (r->window_start_ns != 0 && c->sent_ns >= r->window_start_ns) {
-        r->replies++;
+        r->requests++;
+        r->replies += (uint64_t)r->lines;
         r->histogram[bucket_of((t - c->sent_ns) / 1000)]++;
     }
     send_request(r, c);
@@ -497,21 +520,21 @@ static int run_load(struct run *r, const struct addrinfo *ai)
         wait_and_dispatch(r, left_ms < 100 ? (int)left_ms + 1 : 100);
     }
     double seconds = (double)(now_ns() - r->window_start_ns) / 1e9;
-    printf("conns=%ld seconds=%.2f replies=%llu rps=%.0f p50_us=%llu p99_us=%llu "
-           "errors=%ld\n",
-           r->conns, seconds, (unsigned long long)r->replies,
+    printf("conns=%ld lines=%ld seconds=%.2f replies=%llu rps=%.0f p50_us=%llu "
+           "p99_us=%llu errors=%ld\n",
+           r->conns, r->lines, seconds, (unsigned long long)r->replies,
            (double)r->replies / seconds,
-           (unsigned long long)percentile_us(r->histogram, r->replies, 0.50),
-           (unsigned long long)percentile_us(r->histogram, r->replies, 0.99), r->errors);
+           (unsigned long long)percentile_us(r->histogram, r->requests, 0.50),
+           (unsigned long long)percentile_us(r->histogram, r->requests, 0.99), r->errors);
     return r->errors == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
 {
-    struct run r = {.conns = 10, .seconds = 5, .timeout = 30};
+    struct run r = {.conns = 10, .lines = 1, .seconds = 5, .timeout = 30};
     int opt;
     opterr = 0;
-    while ((opt = getopt(argc, argv, ":Hc:d:s:t:")) != -1) {
+    while ((opt = getopt(argc, argv, ":Hc:d:l:s:t:")) != -1) {
         switch (opt) {
         case 'H':
             r.hold = true;
@@ -521,6 +544,9 @@ int main(int argc, char **argv)
             break;
         case 'd':
             r.seconds = parse_number(optarg, "duration", 1, 600);
+            break;
+        case 'l':
+            r.lines = parse_number(optarg, "lines per request", 1, MAX_LINES);
             break;
         case 't':
             r.timeout = parse_number(optarg, "timeout", 1, 600);
@@ -534,6 +560,9 @@ int main(int argc, char **argv)
         default:
             usage_error("unknown option -%c", optopt);
         }
+    }
+    if (r.hold && r.lines != 1) {
+        usage_error("-l is for load mode, not -H");
     }
     if (argc - optind != 2) {
         usage_error("expected HOST and PORT");
