@@ -257,9 +257,11 @@ static void serve(int fd)
 
         log_datagram(&sender, sender_len, data, (size_t)n);
         reply_len = make_reply(data, (size_t)n, max_payload_for(&sender), reply);
-        /* TODO(step 2): sendto() reply_len bytes of reply to the sender; on
-         * an error, log it and go on: one bad datagram must not stop the
-         * server. Then delete the line below. */
+        /* TODO(step 2): sendto() reply_len bytes of reply to the sender.
+         * EINTR (a signal came, nothing was sent): send again, unless
+         * stop_requested is set. On another error, log it and go on: one
+         * bad datagram must not stop the server. Then delete the lines
+         * below. */
         (void)reply_len;
         (void)fd;
     }

@@ -284,8 +284,16 @@ static void serve(int fd)
         }
         log_datagram(&sender, sender_len, data, (size_t)n);
         reply_len = make_reply(data, (size_t)n, max_payload_for(&sender), reply);
-        if (sendto(fd, reply, reply_len, 0, (struct sockaddr *)&sender, sender_len) < 0)
-            fprintf(stderr, "udp_server: sendto: %s\n", strerror(errno));
+        /* A signal that interrupts sendto() leaves nothing sent: send
+         * again, unless that signal asked us to stop. */
+        while (sendto(fd, reply, reply_len, 0, (struct sockaddr *)&sender, sender_len) < 0) {
+            if (errno != EINTR) {
+                fprintf(stderr, "udp_server: sendto: %s\n", strerror(errno));
+                break;
+            }
+            if (stop_requested)
+                break;
+        }
     }
 }
 
