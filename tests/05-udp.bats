@@ -18,6 +18,7 @@
 
 load 'lib/common'
 load 'lib/netns'
+load 'lib/hello_server'
 
 teardown() {
     cleanup_background
@@ -264,6 +265,10 @@ datagrams_seen() {
     fi
     expect_equal "SIGINT" "status 0" "status $EXIT_STATUS" \
         "catch SIGINT like SIGTERM: step 4"
+}
+
+@test "step 4: a SIGTERM just before udp_server blocks in its wait still ends it within 1 s" {
+    hello_test_stop_race "$(program udp_server)" "step 4" TERM
 }
 
 # ================================================================ step 5

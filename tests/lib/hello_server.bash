@@ -776,7 +776,7 @@ hello_test_socat() {
 # hello_test_stop_race PROG STEP SIGNAL: SIGNAL lands after the server last
 # looked at its stop flag and before it blocks. The LD_PRELOAD library
 # unlucky.so holds the server for up to 5 s at the entrance of each waiting
-# call (accept, poll, select, pselect, epoll_wait...) and writes its name to
+# call (accept, recvfrom, poll, select, pselect, epoll_wait...) and writes its name to
 # a file; the signal is sent once that name is there. A server that checks
 # the flag and then calls accept() sleeps through the signal; one that keeps
 # the stop signals blocked outside its wait (pselect) or wakes on a
@@ -794,7 +794,7 @@ hello_test_stop_race() {
     if ! wait_exit "$SERVER_PID" 3; then
         report_mismatch "SIG$signal to the server just before it blocked in ${call:-its wait} (no client)" \
             "the server exits within 1 s with status 0" "still running after 3 s" \
-            "the signal came after the loop had looked at the stop flag: the flag is set, but ${call:-the wait} blocks anyway until a client connects. Keep SIGINT and SIGTERM blocked outside the wait and wait with pselect(), which unblocks them only while it waits $(_hello_see "$step")"
+            "the signal came after the loop had looked at the stop flag: the flag is set, but ${call:-the wait} blocks anyway until the next client comes. Keep SIGINT and SIGTERM blocked outside the wait and wait with pselect() (ppoll, epoll_pwait), which unblocks them only while it waits; or never wait longer than a fraction of a second at a time $(_hello_see "$step")"
         return 1
     fi
     elapsed=$(($(_hello_now_ms) - started))
