@@ -755,7 +755,7 @@ CHUNKED_BODY=$'hello 0123456789\r\n\r\nchunked'
 
 @test "step 9: a stop while stdout is a full pipe nobody reads ends it at once" {
     serve_generated 20000000
-    local fifo="$BATS_TEST_TMPDIR/stdout.fifo" hold getter wchan=""
+    local fifo="$BATS_TEST_TMPDIR/stdout.fifo" hold getter
     mkfifo "$fifo"
     # Opened for reading and writing: the pipe has a reader, who never reads.
     exec {hold}<>"$fifo"

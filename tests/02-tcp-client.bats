@@ -24,6 +24,7 @@ setup() {
     fi
     NAME_COUNT=10000
     CLIENT_PREFIX=()
+    CLIENT_NOTE=""
 }
 
 # ---------------------------------------------------------------- helpers
@@ -54,7 +55,7 @@ run_client() {
         shift 2
     done
     RUN_SECONDS=$seconds
-    SENT="hello_client $* (server: hello_fake ${FAKE_MODE:-none})"
+    SENT="hello_client $* (server: hello_fake ${FAKE_MODE:-none})${CLIENT_NOTE:+ ($CLIENT_NOTE)}"
     [[ $input == /dev/null ]] || SENT+=" with stdin: $(head -c 60 "$input" | escape_bytes)"
     run --separate-stderr timeout "$seconds" "${CLIENT_PREFIX[@]}" "$CLIENT" "$@" <"$input"
 }
@@ -219,8 +220,8 @@ find_free_port() {
     # bytes, as it may when the socket buffer is nearly full.
     unlucky_prefix UNLUCKY_SHORT=3
     CLIENT_PREFIX=("${UNLUCKY_PREFIX[@]}")
+    CLIENT_NOTE="each write() takes at most 3 bytes"
     run_client 127.0.0.1 "$SERVER_PORT" Michael Tracy Sarah
-    SENT+=" (each write() takes at most 3 bytes)"
     expect_record 'Michael\nTracy\nSarah\nexit\n' \
         "write() returns how many bytes it took, maybe fewer than asked: write the rest in a loop (write_all): see step 3 of the lesson" || return 1
     expect_output $'Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!' \

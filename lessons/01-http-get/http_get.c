@@ -64,7 +64,7 @@
 #define DEFAULT_TIMEOUT_S 30.0
 #define MAX_TIMEOUT_S 1000000.0 /* ~11 days: keeps milliseconds in an int */
 #define STOP_CHECK_MS 250       /* the longest a stop may go unseen in a wait */
-#define LINK_HOPS_MAX 8         /* symbolic links followed from -o FILE, one to the next */
+#define LINK_HOPS_MAX 8 /* symbolic links followed from -o FILE, one to the next */
 
 /* Set by SIGINT/SIGTERM so a transfer in progress stops and cleans up. */
 static volatile sig_atomic_t stop_requested = 0;
@@ -493,7 +493,7 @@ static void print_verbose_line(bool verbose, const char *line, size_t len)
 /* Reads header lines up to the empty line that ends them. */
 static int read_headers(struct conn *c, struct response_head *head, bool verbose)
 {
-    char line[LINE_MAX_BYTES];
+    char line[LINE_MAX_BYTES] = {0};
     size_t total = 0;
     bool closed = false;
     for (;;) {

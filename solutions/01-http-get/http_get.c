@@ -61,7 +61,7 @@
 #define DEFAULT_TIMEOUT_S 30.0
 #define MAX_TIMEOUT_S 1000000.0 /* ~11 days: keeps milliseconds in an int */
 #define STOP_CHECK_MS 250       /* the longest a stop may go unseen in a wait */
-#define LINK_HOPS_MAX 8         /* symbolic links followed from -o FILE, one to the next */
+#define LINK_HOPS_MAX 8 /* symbolic links followed from -o FILE, one to the next */
 
 /* Set by SIGINT/SIGTERM so a transfer in progress stops and cleans up. */
 static volatile sig_atomic_t stop_requested = 0;
@@ -729,7 +729,7 @@ static void print_verbose_line(bool verbose, const char *line, size_t len)
 /* Reads header lines up to the empty line that ends them. */
 static int read_headers(struct conn *c, struct response_head *head, bool verbose)
 {
-    char line[LINE_MAX_BYTES];
+    char line[LINE_MAX_BYTES] = {0};
     size_t total = 0;
     bool closed = false;
     for (;;) {
@@ -842,7 +842,8 @@ static char *link_destination(const char *link)
         return NULL;
     }
     const char *slash = strrchr(link, '/');
-    size_t folder_len = (text[0] == '/' || slash == NULL) ? 0 : (size_t)(slash - link) + 1;
+    size_t folder_len =
+        (text[0] == '/' || slash == NULL) ? 0 : (size_t)(slash - link) + 1;
     char *destination = malloc(folder_len + (size_t)n + 1);
     if (destination == NULL)
         return NULL;
@@ -869,7 +870,8 @@ static int find_output_file(struct output *out, const char *path, struct stat *s
             return errno == ENOENT ? 0 : fail_errno("-o %s", path);
         if (!S_ISLNK(st->st_mode))
             break;
-        char *destination = hops < LINK_HOPS_MAX ? link_destination(out->final_path) : NULL;
+        char *destination =
+            hops < LINK_HOPS_MAX ? link_destination(out->final_path) : NULL;
         if (destination == NULL) {
             if (hops == LINK_HOPS_MAX)
                 errno = ELOOP;
