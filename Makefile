@@ -40,6 +40,9 @@ TSAN_SRCS     := $(wildcard solutions/03-threaded-server/*.c)
 TSAN_BINS     := $(TSAN_SRCS:%.c=build/tsan/%)
 LESSON_BINS   := $(LESSON_SRCS:%.c=$(BUILD)/%)
 FIXTURE_BINS  := $(FIXTURE_SRCS:tests/fixtures/%.c=$(BUILD)/fixtures/%)
+# LD_PRELOAD libraries the tests put under a program (tests/fixtures/preload/).
+PRELOAD_SRCS  := $(sort $(wildcard tests/fixtures/preload/*.c))
+PRELOAD_LIBS  := $(PRELOAD_SRCS:tests/fixtures/preload/%.c=$(BUILD)/fixtures/%.so)
 BENCH_BINS    := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
 # A mutant is the reference with one real student mistake, kept as a patch so
@@ -70,7 +73,7 @@ all: solutions lessons fixtures benchtools ## build every lesson, solution and t
 
 solutions: $(SOLUTION_BINS)
 lessons: $(LESSON_BINS)
-fixtures: $(FIXTURE_BINS)
+fixtures: $(FIXTURE_BINS) $(PRELOAD_LIBS)
 benchtools: $(BENCH_BINS)
 mutants: $(MUTANT_BINS)
 
@@ -85,6 +88,13 @@ $(BUILD)/lessons/%: lessons/%.c
 $(BUILD)/fixtures/%: tests/fixtures/%.c
 	@mkdir -p $(@D); rm -f $@
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+# GNU C (dlsym returns functions as object pointers), never with the
+# sanitizers: a preloaded library must not bring a runtime of its own.
+$(BUILD)/fixtures/%.so: tests/fixtures/preload/%.c
+	@mkdir -p $(@D); rm -f $@
+	$(CC) $(filter-out -std=% -Wpedantic,$(CFLAGS)) -std=gnu17 $(filter -Werror,$(EXTRA_CFLAGS)) \
+	    -fPIC -shared -o $@ $< -ldl
 
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(@D); rm -f $@

@@ -331,3 +331,20 @@ rss_kib() {
     [[ ${2:-} != peak ]] || field=VmHWM
     awk -v f="$field:" '$1 == f { print $2 }' "/proc/$1/status"
 }
+
+# ------------------------------------------------------ unlucky system calls
+
+# unlucky_prefix VAR=VALUE...: sets UNLUCKY_PREFIX, the words to put before
+# a command so that it runs with the LD_PRELOAD library
+# build/fixtures/unlucky.so (tests/fixtures/preload/unlucky.c says what each
+# UNLUCKY_... variable does): `start_server "${UNLUCKY_PREFIX[@]}" PROG ...`.
+unlucky_prefix() {
+    local path="$SOCKSTEP_FIXTURES/unlucky.so"
+    if [[ ! -f $path ]]; then
+        fail "test library unlucky.so is not built (looked for ${path#"$SOCKSTEP_ROOT"/}): run make"
+        return 1
+    fi
+    # A sanitizer build wants its runtime first; this library has none.
+    UNLUCKY_PREFIX=(env "LD_PRELOAD=$path"
+        "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@")
+}
