@@ -101,11 +101,14 @@ $(BUILD)/bench/%: tests/bench/%.c
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
 # A mutant sits in a folder of its own, beside links to the lesson's other
-# reference programs (lesson 05 has a client and a server).
+# reference programs (lesson 05 has a client and a server). Its patch is
+# applied without fuzz, so a patch that no longer fits its reference fails
+# the build by name instead of planting a different mistake.
 define mutant_rule
 $(call mutant_bin,$(1)): $(1) $(filter $(BUILD)/solutions/$(call mutant_lesson,$(1))/%,$(SOLUTION_BINS))
 	@mkdir -p $$(@D); rm -f $$@ $$@.c
-	patch -s -o $$@.c solutions/$(call mutant_lesson,$(1))/$(call mutant_prog,$(1)).c $(1)
+	@patch -s -F0 -r - --no-backup-if-mismatch -o $$@.c solutions/$(call mutant_lesson,$(1))/$(call mutant_prog,$(1)).c $(1) || \
+	    { echo "$(1): does not apply to its reference without fuzz; regenerate it from the reference" >&2; rm -f $$@.c; exit 1; }
 	$$(CC) $$(ALL_CFLAGS) -o $$@ $$@.c $$(LDLIBS)
 	@for p in $(BUILD)/solutions/$(call mutant_lesson,$(1))/*; do \
 	    [ "$$$${p##*/}" = "$(call mutant_prog,$(1))" ] || ln -sf "$$$$(cd "$$$${p%/*}" && pwd)/$$$${p##*/}" "$$(@D)/"; \
@@ -149,7 +152,8 @@ trace_variant_bin = $(BUILD)/trace/variants/$(call mutant_lesson,$(1))/$(call mu
 define trace_variant_rule
 $(call trace_variant_bin,$(1)): $(1) solutions/$(call mutant_lesson,$(1))/$(call mutant_prog,$(1)).c
 	@mkdir -p $$(@D); rm -f $$@ $$@.c
-	patch -s -o $$@.c solutions/$(call mutant_lesson,$(1))/$(call mutant_prog,$(1)).c $(1)
+	@patch -s -F0 -r - --no-backup-if-mismatch -o $$@.c solutions/$(call mutant_lesson,$(1))/$(call mutant_prog,$(1)).c $(1) || \
+	    { echo "$(1): does not apply to its reference without fuzz; regenerate it from the reference" >&2; rm -f $$@.c; exit 1; }
 	$$(CC) $$(ALL_CFLAGS) -o $$@ $$@.c $$(LDLIBS)
 endef
 $(foreach p,$(TRACE_PATCHES),$(eval $(call trace_variant_rule,$(p))))
