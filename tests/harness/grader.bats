@@ -27,23 +27,23 @@ setup() {
 
 # hide_commands NAME...: PATH becomes one folder of links to every command
 # on PATH except NAME... (the first of each name, as the shell would find it).
+# The folder is made once per set of names and kept for the file's tests.
 hide_commands() {
-    local dir="$BATS_TEST_TMPDIR/path" d f name links=()
-    local -A hidden=() seen=()
-    for name in "$@"; do
-        hidden[$name]=1
-    done
-    mkdir -p "$dir"
-    local IFS=:
-    for d in $PATH; do
-        for f in "$d"/*; do
-            name=${f##*/}
-            [[ -x $f && ! -d $f && -z ${hidden[$name]:-} && -z ${seen[$name]:-} ]] || continue
-            seen[$name]=1
-            links+=("$f")
+    local key dir d
+    key=$(printf '%s\n' "$@" | sort | paste -sd - -)
+    dir="$BATS_FILE_TMPDIR/path-without-$key"
+    if [[ ! -d $dir ]]; then
+        mkdir -p "$dir.new"
+        local IFS=:
+        for d in $PATH; do
+            # A name already linked (from an earlier folder of PATH) stays.
+            [[ ! -d $d ]] || ln -s -t "$dir.new" -- "$d"/* 2>/dev/null || true
         done
-    done
-    ln -s -t "$dir" -- "${links[@]}"
+        for d in "$@"; do
+            rm -f "$dir.new/$d"
+        done
+        mv "$dir.new" "$dir"
+    fi
     PATH=$dir
 }
 
@@ -77,9 +77,12 @@ mini_lab() {
     printf '/* TODO(step 1) */\n' >"$LAB/lessons/00-mini/mini.c"
 }
 
-# in_lab CMD...: runs CMD in the mini lab, as make would.
+# in_lab CMD...: runs CMD in the mini lab, as make would, with LAB_LESSON,
+# LAB_FILTER and LAB_SOLUTIONS for LESSON, TEST_FILTER and SOLUTIONS (the
+# outer run's own settings are not passed on).
 in_lab() {
-    (cd "$LAB" && SOCKSTEP_ROOT=$LAB SOCKSTEP_BUILD=$LAB/build LESSON=${LAB_LESSON:-} "$@")
+    (cd "$LAB" && SOCKSTEP_ROOT=$LAB SOCKSTEP_BUILD=$LAB/build LESSON=${LAB_LESSON:-} \
+        TEST_FILTER=${LAB_FILTER:-} SOLUTIONS=${LAB_SOLUTIONS:-} SANITIZE='' VALGRIND='' "$@")
 }
 
 # ------------------------------------------------- the tools the harness needs
@@ -153,7 +156,7 @@ in_lab() {
 
 @test "a filter that matches no test is a failure, naming the filter" {
     MINI_TESTS='@test "step 1: one" { true; }' mini_lab
-    LAB_LESSON=00 TEST_FILTER='^step 9: ' run in_lab bash tests/lib/grade.sh
+    LAB_LESSON=00 LAB_FILTER='^step 9: ' run in_lab bash tests/lib/grade.sh
     assert_failure
     assert_output --partial "none matches TEST_FILTER='^step 9: '"
 }
@@ -174,7 +177,7 @@ skipping_tests() {
 
 @test "make check summarises the reasons for skipping, once per reason" {
     MINI_TESTS=$(skipping_tests) mini_lab
-    LAB_LESSON=00 SOLUTIONS=1 run in_lab bash tests/lib/grade.sh
+    LAB_LESSON=00 LAB_SOLUTIONS=1 run in_lab bash tests/lib/grade.sh
     assert_success
     assert_line "9 skipped: socat is not installed (5), nc is not installed (4)"
     assert_line "1 passed, 0 failed, 9 skipped"
