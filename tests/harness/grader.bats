@@ -16,6 +16,14 @@
 # shellcheck disable=SC2154
 load '../lib/common'
 
+teardown() {
+    cleanup_background
+    # What a fake bats left running (its pid in left-behind.pid).
+    if [[ -s $BATS_TEST_TMPDIR/left-behind.pid ]]; then
+        kill "$(cat "$BATS_TEST_TMPDIR/left-behind.pid")" 2>/dev/null || true
+    fi
+}
+
 setup() {
     ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
     BUILD=${SOCKSTEP_BUILD:-$ROOT/build}
@@ -79,10 +87,14 @@ mini_lab() {
 
 # in_lab CMD...: runs CMD in the mini lab, as make would, with LAB_LESSON,
 # LAB_FILTER and LAB_SOLUTIONS for LESSON, TEST_FILTER and SOLUTIONS (the
-# outer run's own settings are not passed on).
+# outer run's own settings are not passed on). The mini lab's tests take
+# milliseconds; their timeout is short because bats can leave its countdown
+# (a `sleep TIMEOUT`) behind after a test that ends at once, holding the
+# output pipe open until it ends.
 in_lab() {
     (cd "$LAB" && SOCKSTEP_ROOT=$LAB SOCKSTEP_BUILD=$LAB/build LESSON=${LAB_LESSON:-} \
-        TEST_FILTER=${LAB_FILTER:-} SOLUTIONS=${LAB_SOLUTIONS:-} SANITIZE='' VALGRIND='' "$@")
+        TEST_FILTER=${LAB_FILTER:-} SOLUTIONS=${LAB_SOLUTIONS:-} SANITIZE='' VALGRIND='' \
+        BATS_TEST_TIMEOUT=10 "$@")
 }
 
 # ------------------------------------------------- the tools the harness needs
@@ -139,6 +151,25 @@ in_lab() {
     assert_line --index 4 'the test run: bats planned 5 tests and reported 2'
 }
 
+@test "a process bats leaves behind holding its output does not hold up the grade" {
+    # As bats's own timeout countdown can be left behind: a sleep that keeps
+    # the output pipe open after bats has exited.
+    fake_bats '1..1\nok 1 step 1: one\n'
+    fake_command bats "$(cat "$FAKES/bats")
+sleep 45 &
+echo \$! >'$BATS_TEST_TMPDIR/left-behind.pid'"
+    mini_lab
+    local started=$SECONDS
+    LAB_LESSON=00 run in_lab bash tests/lib/grade.sh
+    assert_success
+    assert_line "1 passed, 0 failed, 0 skipped"
+    if ((SECONDS - started > 30)); then
+        report_mismatch "grade.sh, with bats leaving a 45 s sleep holding its output" \
+            "the grade as soon as bats exits" "$((SECONDS - started)) s" \
+            "run_bats_file must stop reading at RUN_END_MARK, not at the end of the pipe"
+    fi
+}
+
 @test "a lesson with no test is a failure, not a pass" {
     MINI_TESTS='# no test here' mini_lab
     LAB_LESSON=00 run in_lab bash tests/lib/grade.sh
@@ -151,7 +182,7 @@ in_lab() {
     MINI_TESTS='@test "step 1: needs socat" { skip "socat is not installed"; }' mini_lab
     LAB_LESSON=00 run in_lab bash tests/lib/grade.sh
     assert_failure
-    assert_output --partial "all 1 tests were skipped: nothing was tested"
+    assert_output --partial "every test was skipped (1): nothing was tested"
 }
 
 @test "a filter that matches no test is a failure, naming the filter" {

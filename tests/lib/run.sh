@@ -13,10 +13,16 @@
 # A run that did not test what it planned is a failure, recorded as a row
 # whose name starts with "the test run: " (see run_failures): bats printed no
 # plan, planned N tests and reported fewer (it stopped early, or could not
-# run them), or found no test at all.
+# run them), found no test at all, or skipped every test.
 
 : "${BATS_TEST_TIMEOUT:=60}"
 export BATS_TEST_TIMEOUT
+
+# The line that follows bats's output when bats has exited. The reading stops
+# there, not at the end of the pipe: bats can leave its timeout countdown (a
+# `sleep BATS_TEST_TIMEOUT`) behind after a test that ends at once, and that
+# process holds the pipe open until it ends.
+RUN_END_MARK="sockstep-run: bats exited"
 
 now() {
     if [[ -n ${EPOCHREALTIME:-} ]]; then
@@ -60,6 +66,10 @@ run_bats_file() {
     # servers in teardown, which bats runs on SIGINT too.
     while IFS= read -r line; do
         case $line in
+        "$RUN_END_MARK "*)
+            # bats has exited: what it left running may hold the pipe open.
+            break
+            ;;
         "1.."*)
             saw_plan=1
             planned=${line#1..}
@@ -109,6 +119,7 @@ run_bats_file() {
             SOCKSTEP_PROGRAMS=$programs \
                 SOCKSTEP_FIXTURES=$SOCKSTEP_BUILD/fixtures \
                 "$BATS" --tap ${TEST_FILTER:+--filter "$TEST_FILTER"} "$lesson.bats" 2>&1
+        echo "$RUN_END_MARK $?"
     )
 
     if ((saw_plan == 0)); then
@@ -123,22 +134,24 @@ run_bats_file() {
 # check_run_complete FILE SAW_PLAN PLANNED RESULTS OTHER QUIET: a run that
 # planned N tests must report N results, and must plan at least one.
 check_run_complete() {
-    local file=$1 saw_plan=$2 planned=$3 results=$4 other=$5 quiet=$6 reported why diag
+    local file=$1 saw_plan=$2 planned=$3 results=$4 other=$5 quiet=$6 reported why detail="" diag
     ((saw_plan == 1)) || return 0
     reported=$(wc -l <"$results" | tr -d ' ')
     if ((reported < planned)); then
         why="bats planned $planned tests and reported $reported"
+        detail="the $((planned - reported)) tests that did not report did not run"
     elif ((planned == 0)); then
         why="bats found no test to run"
         [[ -z ${TEST_FILTER:-} ]] || why+=" (none matches TEST_FILTER='$TEST_FILTER')"
     elif [[ $(count_results "$results" skip) == "$reported" ]]; then
-        why="all $reported tests were skipped: nothing was tested"
+        why="every test was skipped ($reported): nothing was tested"
+        detail="the reasons are in the skip lines"
     else
         return 0
     fi
     diag="$(dirname "$other")/run.txt"
     {
-        echo "$why: the tests that did not report did not run."
+        echo "$why${detail:+: $detail}"
         if [[ -s $other ]]; then
             echo "bats said:"
             sort "$other" | uniq -c | sort -rn | head -n 5 | sed 's/^ *\([0-9]*\) /  (x\1) /'
@@ -153,7 +166,8 @@ check_run_complete() {
 }
 
 # run_failures RESULTS: the rows (names) that say the run itself went wrong
-# (no program, no plan, fewer results than planned), not a test.
+# (no programs, no plan, fewer results than planned, no test, every test
+# skipped), not a test.
 run_failures() {
     awk -F'\t' '$1 == "fail" && ($3 ~ /^the test run: / || $3 ~ /\.bats runs$/ ||
         $3 == "the programs are built") { print $3 }' "$1"
