@@ -289,14 +289,26 @@ require_command() {
     command -v "$1" >/dev/null || skip "$1 is not installed"
 }
 
-# require_netns: network namespaces need root and iproute2.
+# require_netns: network namespaces need root and iproute2, and a machine
+# that lets `ip netns exec` enter one (it remounts /sys, which a chroot or a
+# container may refuse): the whole path is probed, and the test skipped with
+# the reason when any part fails.
 require_netns() {
-    local probe="sockstep-probe-$$"
+    local probe="sockstep-probe-$$-${BATS_TEST_NUMBER:-0}" why
     [[ ${SOCKSTEP_NO_NETNS:-} != 1 ]] || skip "network namespace tests turned off (SOCKSTEP_NO_NETNS=1)"
     command -v ip >/dev/null || skip "network namespaces need iproute2 (ip)"
     [[ $(id -u) == 0 ]] || skip "network namespaces need root"
-    ip netns add "$probe" 2>/dev/null || skip "this machine does not allow network namespaces"
+    if ! why=$(ip netns add "$probe" 2>&1); then
+        skip "this machine does not allow network namespaces (ip netns add: $(_first_line "$why"))"
+    fi
+    local entered=0
+    why=$(ip netns exec "$probe" true 2>&1) || entered=$?
     ip netns delete "$probe" 2>/dev/null || true
+    ((entered == 0)) || skip "cannot enter a network namespace here (ip netns exec: $(_first_line "${why:-exit status $entered}"))"
+}
+
+_first_line() {
+    printf '%s' "${1%%$'\n'*}" | escape_bytes
 }
 
 _require_proc() {
