@@ -937,6 +937,7 @@ struct conn {
     struct buffer stream;  /* the part of a file read, not yet sent */
     struct head_scan scan;
     bool keep_alive;       /* read the next request after this response */
+    bool http10;           /* the request said HTTP/1.0 */
     unsigned long long body_to_discard; /* request body bytes still coming */
     int file_fd;           /* the file being sent, or -1 */
     off_t file_pos;        /* next byte of it to read */
@@ -992,10 +993,13 @@ static int start_head(struct conn *c, int status)
                          reason_phrase(status), date);
 }
 
-/* The last headers: how the connection goes on, and the blank line. */
+/* The last headers: how the connection goes on, and the blank line. (An
+ * HTTP/1.0 client closes unless it is told the connection stays open.) */
 static int end_head(struct conn *c)
 {
-    const char *connection = c->keep_alive ? "" : "Connection: close\r\n";
+    const char *connection = !c->keep_alive ? "Connection: close\r\n"
+                             : c->http10    ? "Connection: keep-alive\r\n"
+                                            : "";
     if (buffer_printf(&c->out, "%s\r\n", connection) < 0) {
         return -1;
     }
@@ -1383,6 +1387,7 @@ static int answer_request(struct conn *c, const char *head, size_t n, const stru
     int status = parse_head(head, n, &r);
     size_t line_end = strcspn(head, "\r\n"); /* the head ends in '\n' */
     escape_for_log((struct span){head, line_end}, c->request_line, sizeof c->request_line);
+    c->http10 = r.minor == 0;
     c->keep_alive = r.minor == 1 ? !r.conn_close : r.conn_keep_alive && !r.conn_close;
     c->body_to_discard = r.has_length ? r.content_length : 0;
     bool head_only = span_is(r.method, "HEAD");
