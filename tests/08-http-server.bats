@@ -702,8 +702,10 @@ now_ms() {
     start_http
     local base
     base=$(rss_kib "$SERVER_PID" peak)
-    start_background "$PEER" -k -P 8000 -t 8000 "$SERVER_HOST" "$SERVER_PORT" \
-        < <(printf 'GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n')
+    printf 'GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n' >"$BATS_TEST_TMPDIR/request"
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    start_background bash -c 'exec "$0" -k -P 8000 -t 8000 "$1" "$2" <"$3"' \
+        "$PEER" "$SERVER_HOST" "$SERVER_PORT" "$BATS_TEST_TMPDIR/request"
     sleep 2
     if peak_grew_over "$SERVER_PID" "$base" 16384; then
         report_mismatch "GET /huge.bin (100 MiB), never read" \
