@@ -325,6 +325,9 @@ stop_test() {
             "escape every byte that is not printable before logging it (step 2)"
     fi
     expect_log '^127\.0\.0\.1:[0-9]+ "GET /a\\x01\\x1b\[31m\.txt HTTP/1\.1" 400 ' "escape bytes as \\\\xNN (step 2)"
+    raw "GET /$(head -c 600 /dev/zero | tr '\0' '\315') HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"
+    expect_log '^127\.0\.0\.1:[0-9]+ "GET /(\\xcd)+\.\.\." 40[04] ' "a long line is cut in the log, and its escapes must fit the log buffer (step 2)"
+    is_running "$SERVER_PID" || fail "the server died on a 600-byte request line of non-ASCII bytes: bound the escaped copy (step 2)"
 }
 
 @test "step 2: -b ::1 serves IPv6 clients and logs [ADDR]:PORT" {

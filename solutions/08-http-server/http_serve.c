@@ -962,7 +962,9 @@ struct site {
 static void escape_for_log(struct span s, char *out, size_t size)
 {
     size_t len = 0;
-    for (size_t i = 0; i < s.n && len + 5 < size; i++) {
+    size_t i = 0;
+    /* Room, at each byte, for its escape (4) and for "..." and the NUL (4). */
+    for (; i < s.n && len + 8 < size; i++) {
         unsigned char ch = (unsigned char)s.p[i];
         if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') {
             out[len++] = (char)ch;
@@ -970,7 +972,7 @@ static void escape_for_log(struct span s, char *out, size_t size)
             len += (size_t)snprintf(out + len, size - len, "\\x%02x", ch);
         }
     }
-    if (len + 5 >= size && s.n > 0) {
+    if (i < s.n) {
         memcpy(out + len, "...", 4);
         len += 3;
     }
