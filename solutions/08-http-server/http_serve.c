@@ -66,7 +66,7 @@ enum {
     /* The whole head, with line endings, fits in this: */
     HEAD_LIMIT = REQUEST_LINE_LIMIT + HEADER_BYTES_LIMIT + 2 * (HEADER_COUNT_LIMIT + 2),
     READ_CHUNK = 16 * 1024,     /* bytes taken from a socket per read() */
-    STREAM_CHUNK = 128 * 1024,  /* the bounded buffer a file streams through */
+    STREAM_CHUNK = 256 * 1024,  /* the bounded buffer a file streams through */
     LISTING_MAX = 10000,        /* names shown in one directory listing */
     ACCEPT_BATCH = 256,         /* accept() calls per turn of the loop */
     TICK_MS = 250,              /* longest poll(): bounds the reaction to a signal */
@@ -1316,7 +1316,9 @@ static int queue_file(struct conn *c, const struct request *r, int fd, const str
     return 0;
 }
 
-/* Opens a resolved path that is a regular file; its status on failure.
+/* Opens a resolved path that is a regular file; on failure -1 with its
+ * status, or with status 0 (and st filled) if it is a directory. One open
+ * and one fstat: no separate stat() of the name.
  * O_NONBLOCK: opening a FIFO must not wait for a writer. */
 static int open_regular_file(const char *path, struct stat *st, int *status)
 {
@@ -1326,8 +1328,8 @@ static int open_regular_file(const char *path, struct stat *st, int *status)
         return -1;
     }
     if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+        *status = S_ISDIR(st->st_mode) ? 0 : 403;
         close(fd);
-        *status = 403;
         return -1;
     }
     return fd;
@@ -1339,7 +1341,7 @@ static int answer_directory(struct conn *c, const struct request *r, const struc
                             const char *dir_path, const char *url_path, bool head_only)
 {
     char index_path[PATH_MAX], resolved[PATH_MAX];
-    struct stat st;
+    struct stat st = {0};
     int status;
     if ((size_t)snprintf(index_path, sizeof index_path, "%s/index.html", dir_path) <
             sizeof index_path &&
@@ -1368,18 +1370,18 @@ static int answer_target(struct conn *c, const struct request *r, const struct s
     if (status != 0) {
         return queue_error(c, status, head_only);
     }
-    struct stat st;
-    if (stat(resolved, &st) == 0 && S_ISDIR(st.st_mode)) {
-        if (decoded[strlen(decoded) - 1] != '/') {
-            return queue_redirect(c, path, head_only);
-        }
-        return answer_directory(c, r, site, resolved, decoded, head_only);
-    }
+    struct stat st = {0};
     int fd = open_regular_file(resolved, &st, &status);
-    if (fd < 0) {
+    if (fd >= 0) {
+        return queue_file(c, r, fd, &st, resolved, head_only);
+    }
+    if (status != 0) {
         return queue_error(c, status, head_only);
     }
-    return queue_file(c, r, fd, &st, resolved, head_only);
+    if (decoded[strlen(decoded) - 1] != '/') { /* a directory */
+        return queue_redirect(c, path, head_only);
+    }
+    return answer_directory(c, r, site, resolved, decoded, head_only);
 }
 
 /* A complete head: parse it and queue the whole response. */
