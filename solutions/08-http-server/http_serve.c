@@ -73,6 +73,7 @@ enum {
     LINGER_MS = 1000,           /* reading what a client sent, before a close */
     PEER_MAX = 80,              /* "[IPv6]:port" as text */
     LOG_LINE_MAX = 256,         /* request line in the log, escaped */
+    LOG_BUFFER = 64 * 1024,     /* log lines written at once */
     DATE_MAX = 40,              /* "Sun, 06 Nov 1994 08:49:37 GMT" */
 };
 
@@ -1846,6 +1847,7 @@ static void serve_forever(struct server *s)
         if (remove_closed_connections(s) > 0 || ready == 0) {
             s->accept_paused = false; /* a descriptor is free again, or time passed */
         }
+        fflush(stderr); /* this turn's log lines, in one write */
     }
 }
 
@@ -1879,6 +1881,11 @@ int main(int argc, char **argv)
     struct options opt = parse_options(argc, argv);
     install_signal_handlers();
     raise_open_file_limit();
+    /* One log line per request: buffered, and written once per turn of the
+     * loop (serve_forever), not with one write() per line. */
+    if (setvbuf(stderr, NULL, _IOFBF, LOG_BUFFER) != 0) {
+        die("setvbuf stderr");
+    }
     char *root = resolve_root(opt.root);
     struct server s = {.listener = open_listener(opt.host, opt.port),
                        .site = {.root = root, .timeout_ms = opt.timeout_ms}};
