@@ -68,16 +68,16 @@ enum {
     HEADER_COUNT_LIMIT = 100,   /* header lines in one request */
     /* The whole head, with line endings, fits in this: */
     HEAD_LIMIT = REQUEST_LINE_LIMIT + HEADER_BYTES_LIMIT + 2 * (HEADER_COUNT_LIMIT + 2),
-    READ_CHUNK = 16 * 1024,     /* bytes taken from a socket per read() */
-    STREAM_CHUNK = 256 * 1024,  /* the bounded buffer a file streams through */
-    LISTING_MAX = 10000,        /* names shown in one directory listing */
-    ACCEPT_BATCH = 256,         /* accept() calls per turn of the loop */
-    TICK_MS = 250,              /* longest poll(): bounds the reaction to a signal */
-    LINGER_MS = 1000,           /* reading what a client sent, before a close */
-    PEER_MAX = 80,              /* "[IPv6]:port" as text */
-    LOG_LINE_MAX = 256,         /* request line in the log, escaped */
-    LOG_BUFFER = 64 * 1024,     /* log lines written at once */
-    DATE_MAX = 40,              /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+    READ_CHUNK = 16 * 1024,    /* bytes taken from a socket per read() */
+    STREAM_CHUNK = 256 * 1024, /* the bounded buffer a file streams through */
+    LISTING_MAX = 10000,       /* names shown in one directory listing */
+    ACCEPT_BATCH = 256,        /* accept() calls per turn of the loop */
+    TICK_MS = 250,             /* longest poll(): bounds the reaction to a signal */
+    LINGER_MS = 1000,          /* reading what a client sent, before a close */
+    PEER_MAX = 80,             /* "[IPv6]:port" as text */
+    LOG_LINE_MAX = 256,        /* request line in the log, escaped */
+    LOG_BUFFER = 64 * 1024,    /* log lines written at once */
+    DATE_MAX = 40,             /* "Sun, 06 Nov 1994 08:49:37 GMT" */
 };
 
 #define BODY_LIMIT (1024L * 1024L) /* largest request body read and discarded */
@@ -189,7 +189,8 @@ static struct options parse_options(int argc, char **argv)
         case 't':
             opt.timeout_ms = parse_seconds(optarg);
             if (opt.timeout_ms < 0) {
-                usage_error("bad timeout '%s': expected a positive number of seconds", optarg);
+                usage_error("bad timeout '%s': expected a positive number of seconds",
+                            optarg);
             }
             break;
         case ':':
@@ -243,7 +244,8 @@ static void raise_open_file_limit(void)
     if (lim.rlim_cur != lim.rlim_max) {
         lim.rlim_cur = lim.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &lim) < 0) {
-            log_errno("setrlimit RLIMIT_NOFILE to %llu", (unsigned long long)lim.rlim_max);
+            log_errno("setrlimit RLIMIT_NOFILE to %llu",
+                      (unsigned long long)lim.rlim_max);
         }
     }
 }
@@ -269,8 +271,9 @@ static void format_http_date(time_t t, char *out, size_t size)
         snprintf(out, size, "Thu, 01 Jan 1970 00:00:00 GMT");
         return;
     }
-    snprintf(out, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
-             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    snprintf(out, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
+             tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+             tm.tm_sec);
 }
 
 /* Days since 1970-01-01 of a civil date (H. Hinnant's algorithm): timegm()
@@ -285,25 +288,42 @@ static long long days_from_civil(long long y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-/* Parses "Sun, 06 Nov 1994 08:49:37 GMT"; false if it is not that form (an
- * unparsable If-Modified-Since is ignored, as RFC 9110 says). */
+/* The number written with `n` digits at text, or -1 if one is not a digit. */
+static int digits_at(const char *text, int n)
+{
+    int value = 0;
+    for (int i = 0; i < n; i++) {
+        if (text[i] < '0' || text[i] > '9') {
+            return -1;
+        }
+        value = value * 10 + (text[i] - '0');
+    }
+    return value;
+}
+
+/* Parses "Sun, 06 Nov 1994 08:49:37 GMT" (IMF-fixdate: every field at a
+ * fixed place); false if it is not that form (an unparsable
+ * If-Modified-Since is ignored, as RFC 9110 says). */
 static bool parse_http_date(const char *text, time_t *out)
 {
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    char wday[4], mon[4], zone[4];
-    int day, year, hour, min, sec, used = 0;
-    if (sscanf(text, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d %3[A-Z]%n", wday, &day, mon,
-               &year, &hour, &min, &sec, zone, &used) != 8 ||
-        text[used] != '\0' || strcmp(zone, "GMT") != 0) {
+    if (strlen(text) != 29 || text[3] != ',' || text[4] != ' ' || text[7] != ' ' ||
+        text[11] != ' ' || text[16] != ' ' || text[19] != ':' || text[22] != ':' ||
+        strcmp(text + 25, " GMT") != 0) {
         return false;
     }
-    const char *found = strstr(months, mon);
-    if (found == NULL || strlen(mon) != 3 || (found - months) % 3 != 0 || day < 1 || day > 31 ||
-        hour > 23 || min > 59 || sec > 60) {
+    int month = 0;
+    while (month < 12 && strncmp(months + 3 * month, text + 8, 3) != 0) {
+        month++;
+    }
+    int day = digits_at(text + 5, 2), year = digits_at(text + 12, 4);
+    int hour = digits_at(text + 17, 2), min = digits_at(text + 20, 2);
+    int sec = digits_at(text + 23, 2);
+    if (month == 12 || day < 1 || day > 31 || year < 0 || hour < 0 || hour > 23 ||
+        min < 0 || min > 59 || sec < 0 || sec > 60) {
         return false;
     }
-    int month = (int)((found - months) / 3) + 1;
-    long long days = days_from_civil(year, month, day);
+    long long days = days_from_civil(year, month + 1, day);
     *out = (time_t)(days * 86400 + hour * 3600 + min * 60 + sec);
     return true;
 }
@@ -491,8 +511,8 @@ struct head_scan {
 };
 
 enum scan_result {
-    SCAN_MORE = 0,          /* the head is not complete yet */
-    SCAN_DONE = 1,          /* complete: its length is in `scanned` */
+    SCAN_MORE = 0, /* the head is not complete yet */
+    SCAN_DONE = 1, /* complete: its length is in `scanned` */
     SCAN_LINE_TOO_LONG = 414,
     SCAN_HEADERS_TOO_LARGE = 431,
 };
@@ -509,7 +529,8 @@ static size_t line_length(const char *line, size_t with_newline)
 static size_t leading_empty_lines(const char *data, size_t n)
 {
     size_t i = 0;
-    while (i < n && (data[i] == '\n' || (data[i] == '\r' && i + 1 < n && data[i + 1] == '\n'))) {
+    while (i < n &&
+           (data[i] == '\n' || (data[i] == '\r' && i + 1 < n && data[i + 1] == '\n'))) {
         i += data[i] == '\n' ? 1 : 2;
     }
     return i;
@@ -579,10 +600,10 @@ struct span {
 struct request {
     struct span method;
     struct span target;
-    int minor;              /* HTTP/1.<minor> */
+    int minor; /* HTTP/1.<minor> */
     bool has_host;
-    bool conn_close;        /* "Connection: close" */
-    bool conn_keep_alive;   /* "Connection: keep-alive" */
+    bool conn_close;      /* "Connection: close" */
+    bool conn_keep_alive; /* "Connection: keep-alive" */
     bool has_length;
     unsigned long long content_length;
     bool has_transfer_encoding;
@@ -623,7 +644,8 @@ static struct span trim_spaces(struct span s)
 /* A token character (RFC 9110 5.6.2): what methods and header names are. */
 static bool is_tchar(unsigned char ch)
 {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch >= '0' && ch <= '9') ||
            (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
 }
 
@@ -856,22 +878,38 @@ static int resolve_inside_root(const char *root, const char *path, char *out)
 static const char *reason_phrase(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 416: return "Range Not Satisfiable";
-    case 431: return "Request Header Fields Too Large";
-    case 501: return "Not Implemented";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Internal Server Error";
+    case 200:
+        return "OK";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 416:
+        return "Range Not Satisfiable";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 501:
+        return "Not Implemented";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Internal Server Error";
     }
 }
 
@@ -908,28 +946,28 @@ enum conn_state {
 struct conn {
     int fd;
     enum conn_state state;
-    struct buffer in;      /* bytes of requests not answered yet */
-    struct buffer out;     /* the response head (and a small body) */
-    struct buffer stream;  /* the part of a file read, not yet sent */
+    struct buffer in;     /* bytes of requests not answered yet */
+    struct buffer out;    /* the response head (and a small body) */
+    struct buffer stream; /* the part of a file read, not yet sent */
     struct head_scan scan;
-    bool keep_alive;       /* read the next request after this response */
-    bool http10;           /* the request said HTTP/1.0 */
+    bool keep_alive;                    /* read the next request after this response */
+    bool http10;                        /* the request said HTTP/1.0 */
     unsigned long long body_to_discard; /* request body bytes still coming */
-    int file_fd;           /* the file being sent, or -1 */
-    off_t file_pos;        /* next byte of it to read */
-    off_t file_left;       /* bytes of it still to read */
-    size_t head_len;       /* bytes of `out` that are the head (not body) */
-    unsigned long long sent; /* bytes of this response sent */
+    int file_fd;                        /* the file being sent, or -1 */
+    off_t file_pos;                     /* next byte of it to read */
+    off_t file_left;                    /* bytes of it still to read */
+    size_t head_len;                    /* bytes of `out` that are the head (not body) */
+    unsigned long long sent;            /* bytes of this response sent */
     int status;
     char request_line[LOG_LINE_MAX];
-    long long deadline;    /* now_ms() past which the connection ends */
-    bool head_started;     /* a byte of the next request arrived */
+    long long deadline; /* now_ms() past which the connection ends */
+    bool head_started;  /* a byte of the next request arrived */
     char peer[PEER_MAX];
 };
 
 /* Everything a request needs that is not the connection's. */
 struct site {
-    const char *root;      /* realpath() of ROOT */
+    const char *root; /* realpath() of ROOT */
     long timeout_ms;
 };
 
@@ -1006,7 +1044,8 @@ static int queue_error_with(struct conn *c, int status, const char *extra, bool 
 
 static int queue_error(struct conn *c, int status, bool head_only)
 {
-    return queue_error_with(c, status, status == 405 ? "Allow: GET, HEAD\r\n" : "", head_only);
+    return queue_error_with(c, status, status == 405 ? "Allow: GET, HEAD\r\n" : "",
+                            head_only);
 }
 
 /* 301 to the same path with a '/' added (the path as the client wrote it,
@@ -1053,6 +1092,14 @@ static int compare_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static void free_names(char **names, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        free(names[i]);
+    }
+    free(names);
+}
+
 /* The names in a directory, sorted (at most LISTING_MAX); -1 on error. */
 static int read_names(const char *dir_path, char ***names, size_t *count)
 {
@@ -1062,24 +1109,32 @@ static int read_names(const char *dir_path, char ***names, size_t *count)
     }
     *names = NULL;
     *count = 0;
-    struct dirent *entry;
-    while (*count < LISTING_MAX && (entry = readdir(dir)) != NULL) {
+    while (*count < LISTING_MAX) {
+        /* readdir() is safe here: one thread (readdir_r is deprecated). */
+        // cppcheck-suppress readdirCalled
+        const struct dirent *entry = readdir(dir);
+        if (entry == NULL) {
+            break;
+        }
         if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) {
             continue;
         }
         char **grown = realloc(*names, (*count + 1) * sizeof *grown);
-        char *copy = strdup(entry->d_name);
-        if (grown == NULL || copy == NULL) {
-            free(copy);
-            *names = grown != NULL ? grown : *names;
+        if (grown != NULL) {
+            *names = grown;
+        }
+        char *copy = grown != NULL ? strdup(entry->d_name) : NULL;
+        if (copy == NULL) {
+            free_names(*names, *count);
             closedir(dir);
             return -1;
         }
-        *names = grown;
         (*names)[(*count)++] = copy;
     }
     closedir(dir);
-    qsort(*names, *count, sizeof **names, compare_names);
+    if (*count > 0) {
+        qsort(*names, *count, sizeof **names, compare_names);
+    }
     return 0;
 }
 
@@ -1099,7 +1154,8 @@ static int append_listing_entries(struct buffer *body, const char *dir_path, cha
         const char *slash = is_directory_at(dir_path, names[i]) ? "/" : "";
         if (buffer_printf(body, "<li><a href=\"") < 0 ||
             append_percent_encoded(body, names[i]) < 0 ||
-            buffer_printf(body, "%s\">", slash) < 0 || append_html_escaped(body, names[i]) < 0 ||
+            buffer_printf(body, "%s\">", slash) < 0 ||
+            append_html_escaped(body, names[i]) < 0 ||
             buffer_printf(body, "%s</a></li>\n", slash) < 0) {
             return -1;
         }
@@ -1120,15 +1176,13 @@ static int build_listing(struct buffer *body, const char *dir_path, const char *
                             "<title>Index of ") < 0 ||
         append_html_escaped(body, url_path) < 0 ||
         buffer_printf(body, "</title></head>\n<body><h1>Index of ") < 0 ||
-        append_html_escaped(body, url_path) < 0 || buffer_printf(body, "</h1>\n<ul>\n") < 0 ||
+        append_html_escaped(body, url_path) < 0 ||
+        buffer_printf(body, "</h1>\n<ul>\n") < 0 ||
         append_listing_entries(body, dir_path, names, count) < 0 ||
         buffer_printf(body, "</ul></body></html>\n") < 0) {
         rc = -1;
     }
-    for (size_t i = 0; i < count; i++) {
-        free(names[i]);
-    }
-    free(names);
+    free_names(names, count);
     return rc;
 }
 
@@ -1142,11 +1196,13 @@ static int queue_listing(struct conn *c, const char *dir_path, const char *url_p
     }
     int rc = 0;
     if (start_head(c, 200) < 0 ||
-        buffer_printf(&c->out, "Content-Type: text/html; charset=utf-8\r\n"
-                               "Content-Length: %zu\r\n",
+        buffer_printf(&c->out,
+                      "Content-Type: text/html; charset=utf-8\r\n"
+                      "Content-Length: %zu\r\n",
                       buffer_pending(&body)) < 0 ||
         end_head(c) < 0 ||
-        (!head_only && buffer_append(&c->out, body.data + body.start, buffer_pending(&body)) < 0)) {
+        (!head_only &&
+         buffer_append(&c->out, body.data + body.start, buffer_pending(&body)) < 0)) {
         rc = -1;
     }
     buffer_release(&body);
@@ -1210,8 +1266,8 @@ static enum range_result parse_range(struct span range, long long size, long lon
 }
 
 /* The headers of a file's response, and the part of it to send. */
-static int queue_file(struct conn *c, const struct request *r, int fd, const struct stat *st,
-                      const char *path, bool head_only)
+static int queue_file(struct conn *c, const struct request *r, int fd,
+                      const struct stat *st, const char *path, bool head_only)
 {
     char modified[DATE_MAX];
     format_http_date(st->st_mtime, modified, sizeof modified);
@@ -1228,17 +1284,19 @@ static int queue_file(struct conn *c, const struct request *r, int fd, const str
     if (range == RANGE_UNSATISFIABLE) {
         close(fd);
         char content_range[64];
-        snprintf(content_range, sizeof content_range, "Content-Range: bytes */%lld\r\n", size);
+        snprintf(content_range, sizeof content_range, "Content-Range: bytes */%lld\r\n",
+                 size);
         return queue_error_with(c, 416, content_range, head_only);
     }
     long long length = last - first + 1;
     if (start_head(c, range == RANGE_OK ? 206 : 200) < 0 ||
-        buffer_printf(&c->out, "Content-Type: %s\r\nContent-Length: %lld\r\n"
-                               "Last-Modified: %s\r\nAccept-Ranges: bytes\r\n",
+        buffer_printf(&c->out,
+                      "Content-Type: %s\r\nContent-Length: %lld\r\n"
+                      "Last-Modified: %s\r\nAccept-Ranges: bytes\r\n",
                       content_type(path), length, modified) < 0 ||
         (range == RANGE_OK &&
-         buffer_printf(&c->out, "Content-Range: bytes %lld-%lld/%lld\r\n", first, last, size) <
-             0) ||
+         buffer_printf(&c->out, "Content-Range: bytes %lld-%lld/%lld\r\n", first, last,
+                       size) < 0) ||
         end_head(c) < 0) {
         close(fd);
         return -1;
@@ -1274,8 +1332,9 @@ static int open_regular_file(const char *path, struct stat *st, int *status)
 
 /* A directory with its '/': its index.html if there is one (and it too is
  * inside ROOT), else a listing. */
-static int answer_directory(struct conn *c, const struct request *r, const struct site *site,
-                            const char *dir_path, const char *url_path, bool head_only)
+static int answer_directory(struct conn *c, const struct request *r,
+                            const struct site *site, const char *dir_path,
+                            const char *url_path, bool head_only)
 {
     char index_path[PATH_MAX], resolved[PATH_MAX];
     struct stat st = {0};
@@ -1322,12 +1381,14 @@ static int answer_target(struct conn *c, const struct request *r, const struct s
 }
 
 /* A complete head: parse it and queue the whole response. */
-static int answer_request(struct conn *c, const char *head, size_t n, const struct site *site)
+static int answer_request(struct conn *c, const char *head, size_t n,
+                          const struct site *site)
 {
     struct request r;
     int status = parse_head(head, n, &r);
     size_t line_end = strcspn(head, "\r\n"); /* the head ends in '\n' */
-    escape_for_log((struct span){head, line_end}, c->request_line, sizeof c->request_line);
+    escape_for_log((struct span){head, line_end}, c->request_line,
+                   sizeof c->request_line);
     c->http10 = r.minor == 0;
     c->keep_alive = r.minor == 1 ? !r.conn_close : r.conn_keep_alive && !r.conn_close;
     c->body_to_discard = r.has_length ? r.content_length : 0;

@@ -32,6 +32,18 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t freed = PTHREAD_COND_INITIALIZER;
 static int active;
 
+/* A whole number from 0 to 1,000,000, or exit 2. */
+static int number(const char *text)
+{
+    char *end;
+    long value = strtol(text, &end, 10);
+    if (end == text || *end != '\0' || value < 0 || value > 1000000) {
+        fprintf(stderr, "http_threads: bad number '%s'\n", text);
+        exit(2);
+    }
+    return (int)value;
+}
+
 static void serve(int fd)
 {
     static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n"
@@ -76,22 +88,35 @@ int main(int argc, char **argv)
     int port = 0, max_threads = 256, seconds = 10, c;
     while ((c = getopt(argc, argv, "p:m:t:")) != -1) {
         switch (c) {
-        case 'p': port = atoi(optarg); break;
-        case 'm': max_threads = atoi(optarg); break;
-        case 't': seconds = atoi(optarg); break;
+        case 'p':
+            port = number(optarg);
+            break;
+        case 'm':
+            max_threads = number(optarg);
+            break;
+        case 't':
+            seconds = number(optarg);
+            break;
         default:
-            fprintf(stderr, "usage: http_threads [-p PORT] [-m MAX_THREADS] [-t SECONDS]\n");
+            fprintf(stderr,
+                    "usage: http_threads [-p PORT] [-m MAX_THREADS] [-t SECONDS]\n");
             return 2;
         }
     }
-    signal(SIGPIPE, SIG_IGN);
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        perror("http_threads: signal");
+        return 1;
+    }
     int listener = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)port),
                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof addr;
-    if (listener < 0 || setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(listener, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(listener, 4096) < 0 ||
+    if (listener < 0 ||
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(listener, (struct sockaddr *)&addr, sizeof addr) < 0 ||
+        listen(listener, 4096) < 0 ||
         getsockname(listener, (struct sockaddr *)&addr, &len) < 0) {
         perror("http_threads: listen");
         return 1;
@@ -99,9 +124,12 @@ int main(int argc, char **argv)
     printf("listening on 127.0.0.1:%d\n", ntohs(addr.sin_port));
     fflush(stdout);
     pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
+    if (pthread_attr_init(&attr) != 0 ||
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) != 0 ||
+        pthread_attr_setstacksize(&attr, 64 * 1024) != 0) {
+        fprintf(stderr, "http_threads: thread attributes\n");
+        return 1;
+    }
     for (;;) {
         pthread_mutex_lock(&lock);
         while (active >= max_threads) {
@@ -118,9 +146,12 @@ int main(int argc, char **argv)
             continue;
         }
         struct timeval tv = {.tv_sec = seconds};
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) {
+            perror("http_threads: SO_RCVTIMEO"); /* served without a timeout */
+        }
         pthread_t thread;
-        if (pthread_create(&thread, &attr, connection_thread, (void *)(intptr_t)fd) != 0) {
+        if (pthread_create(&thread, &attr, connection_thread, (void *)(intptr_t)fd) !=
+            0) {
             close(fd);
             pthread_mutex_lock(&lock);
             active--;

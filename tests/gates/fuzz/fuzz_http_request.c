@@ -128,12 +128,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(status == 0 || status == 400 || status == 413 || status == 501 ||
                    status == 505);
         if (status == 0) {
-            FUZZ_CHECK(inside(req.method, buf, s.scanned) && inside(req.target, buf, s.scanned));
+            FUZZ_CHECK(inside(req.method, buf, s.scanned) &&
+                       inside(req.target, buf, s.scanned));
             FUZZ_CHECK(req.minor == 0 || req.has_host);
             check_target(&req);
             check_range(&req);
         }
-        check_log_text(buf, strcspn(buf, "\r\n") < s.scanned ? strcspn(buf, "\r\n") : s.scanned);
+        check_log_text(buf, strcspn(buf, "\r\n") < s.scanned ? strcspn(buf, "\r\n")
+                                                             : s.scanned);
     }
     free(buf);
     return 0;
