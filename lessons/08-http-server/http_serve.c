@@ -993,6 +993,18 @@ static void escape_for_log(struct span s, char *out, size_t size)
     out[len] = '\0';
 }
 
+/* Keeps the request line (the first line of p[0..n)) for the log. The
+ * bytes may not end in a NUL: memchr, not strcspn. */
+static void note_request_line(struct conn *c, const char *p, size_t n)
+{
+    const char *newline = memchr(p, '\n', n);
+    size_t len = newline != NULL ? (size_t)(newline - p) : n;
+    if (len > 0 && p[len - 1] == '\r') {
+        len--;
+    }
+    escape_for_log((struct span){p, len}, c->request_line, sizeof c->request_line);
+}
+
 static void log_request(const struct conn *c)
 {
     unsigned long long body = c->sent > c->head_len ? c->sent - c->head_len : 0;
@@ -1386,9 +1398,7 @@ static int answer_request(struct conn *c, const char *head, size_t n,
 {
     struct request r;
     int status = parse_head(head, n, &r);
-    size_t line_end = strcspn(head, "\r\n"); /* the head ends in '\n' */
-    escape_for_log((struct span){head, line_end}, c->request_line,
-                   sizeof c->request_line);
+    note_request_line(c, head, n);
     c->http10 = r.minor == 0;
     c->keep_alive = r.minor == 1 ? !r.conn_close : r.conn_keep_alive && !r.conn_close;
     c->body_to_discard = r.has_length ? r.content_length : 0;
@@ -1483,10 +1493,7 @@ static int process_input(struct conn *c, const struct site *site)
     c->sent = 0;
     c->deadline = now_ms() + site->timeout_ms; /* the send deadline */
     if (r != SCAN_DONE) {
-        escape_for_log((struct span){head, strcspn(head, "\r\n") < buffer_pending(&c->in)
-                                               ? strcspn(head, "\r\n")
-                                               : buffer_pending(&c->in)},
-                       c->request_line, sizeof c->request_line);
+        note_request_line(c, head, buffer_pending(&c->in));
         c->keep_alive = false;
         return queue_error(c, (int)r, false);
     }
@@ -1625,8 +1632,8 @@ static short wanted_events(const struct conn *c)
 static void expire_connection(struct conn *c, const struct site *site)
 {
     /* TODO(step 8): a head that started (c->state == CONN_READING and
-     * c->head_started) and did not complete in time gets 408: put its
-     * request line so far in c->request_line (escape_for_log), set
+     * c->head_started) and did not complete in time gets 408: keep its
+     * request line so far for the log (note_request_line), set
      * c->state = CONN_SENDING, c->sent = 0, a new deadline,
      * c->keep_alive = false, queue_error(c, 408, false) and
      * send_responses(c, site). Any other connection (idle, a client that

@@ -134,8 +134,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_target(&req);
             check_range(&req);
         }
-        check_log_text(buf, strcspn(buf, "\r\n") < s.scanned ? strcspn(buf, "\r\n")
-                                                             : s.scanned);
+        const char *newline = memchr(buf, '\n', s.scanned);
+        check_log_text(buf, newline != NULL ? (size_t)(newline - buf) : s.scanned);
     }
     free(buf);
     return 0;
