@@ -16,7 +16,12 @@
  *      accepts has no ".." segment and no backslash;
  *   4. parse_range() of its Range header against several file sizes: a
  *      satisfiable range lies inside the file;
- *   5. escape_for_log() of the request line: only printable ASCII, no '"'.
+ *   5. escape_for_log() of the request line: only printable ASCII, no '"';
+ *   6. the connection as the event loop drives it: the pieces appended to a
+ *      connection's input buffer and process_input() called after each, as
+ *      read_from_client() does (ROOT a folder that does not exist, so every
+ *      target is a 404 or an error), each response starting with a status
+ *      line, pipelined requests answered one after the other.
  *
  * corpus: http_request
  * Run: bash tests/gates/fuzz.sh http_request     (see tests/gates/fuzz.sh)
@@ -83,6 +88,48 @@ static void check_log_text(const char *head, size_t n)
     }
 }
 
+/* 6. As the loop does: append each piece, process, "send" each response. */
+static void check_connection(uint8_t control, const char *stream, size_t n)
+{
+    const struct site site = {.root = "/nonexistent-fuzz-root", .timeout_ms = 1000};
+    struct conn c = {.fd = -1, .file_fd = -1};
+    wait_for_next_request(&c, &site);
+    fuzz_input_init(&fuzz_in, control, (const uint8_t *)stream, n);
+    char piece[READ_CHUNK];
+    int responses = 0;
+    while (c.state == CONN_READING && responses < 1000) {
+        ssize_t got = fuzz_input_read(piece, sizeof piece);
+        if (got < 0) {
+            continue;
+        }
+        if (got == 0) {
+            break;
+        }
+        FUZZ_CHECK(buffer_append(&c.in, piece, (size_t)got) == 0);
+        FUZZ_CHECK(process_input(&c, &site) == 0);
+        while (c.state == CONN_SENDING && responses < 1000) {
+            FUZZ_CHECK(buffer_pending(&c.out) > 9 &&
+                       memcmp(c.out.data + c.out.start, "HTTP/1.1 ", 9) == 0);
+            FUZZ_CHECK(c.file_fd < 0); /* nothing exists under this ROOT */
+            responses++;
+            buffer_release(&c.out);
+            buffer_release(&c.stream);
+            if (!c.keep_alive) {
+                break;
+            }
+            wait_for_next_request(&c, &site);
+            FUZZ_CHECK(process_input(&c, &site) == 0);
+        }
+        if (c.state == CONN_SENDING) {
+            break;
+        }
+        FUZZ_CHECK(buffer_pending(&c.in) <= (size_t)HEAD_LIMIT + READ_CHUNK + 2);
+    }
+    buffer_release(&c.in);
+    buffer_release(&c.out);
+    buffer_release(&c.stream);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0) {
@@ -138,5 +185,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_log_text(buf, newline != NULL ? (size_t)(newline - buf) : s.scanned);
     }
     free(buf);
+    check_connection(data[0], (const char *)data + 1, size - 1);
     return 0;
 }
