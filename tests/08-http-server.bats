@@ -660,6 +660,7 @@ stop_test() {
     start_http
     raw "GET /$(head -c 20000 /dev/zero | tr '\0' a)"
     expect_status 414 "do not wait for the line ending: once the line is over the limit, answer (step 8)"
+    expect_closed_by_server "after the 414, shut down the writing side and read what the client still sends before closing: closing with unread input resets the connection (step 8)"
 }
 
 @test "step 8: over 100 header lines or 32,768 header bytes get 431 and a close" {
