@@ -703,7 +703,7 @@ stop_test() {
 }
 
 @test "step 8: with 500 slow clients (slowloris) a new request is answered within 1 s" {
-    raise_fd_limit 4096
+    raise_fd_limit 1100
     start_http
     local slow started elapsed
     slow=$(fixture slow_clients)
@@ -721,7 +721,7 @@ stop_test() {
 }
 
 @test "step 8: 1,000 connections are held at once, and a new request is still answered" {
-    raise_fd_limit 4096
+    raise_fd_limit 1100
     start_http
     local slow
     slow=$(fixture slow_clients)
