@@ -668,21 +668,36 @@ static bool wait_readable(struct receiver *r, int ms)
     return ready > 0;
 }
 
+/* Step 2: a stop before the transfer began is a normal end (exit 0);
+ * during one it is a failure (exit 1), and FILE is not written. */
+static void stop_if_requested(struct receiver *r)
+{
+    if (!stop_requested) {
+        return;
+    }
+    if (!r->started) {
+        discard_output(&r->out);
+        exit(0);
+    }
+    abandon(&r->out, false, "interrupted");
+}
+
+/* Step 6: a sender that has gone (crashed, unplugged) would leave us
+ * waiting for ever: -t seconds without a datagram end the transfer. */
+static void give_up_if_silent(struct receiver *r, long long timeout_us)
+{
+    if (r->started && now_us() - r->heard_us >= timeout_us) {
+        abandon(&r->out, false, "the sender went silent");
+    }
+}
+
 /* Steps 2 to 6: until FILE is complete. */
 static void receive_transfer(struct receiver *r, long long timeout_us)
 {
     uint8_t datagram[MAX_PACKET + 1];
     while (!r->complete) {
-        if (stop_requested) {
-            if (!r->started) {
-                discard_output(&r->out);
-                exit(0);
-            }
-            abandon(&r->out, false, "interrupted");
-        }
-        if (r->started && now_us() - r->heard_us >= timeout_us) {
-            abandon(&r->out, false, "the sender went silent");
-        }
+        stop_if_requested(r);
+        give_up_if_silent(r, timeout_us);
         if (!wait_readable(r, TICK_MS)) {
             continue;
         }

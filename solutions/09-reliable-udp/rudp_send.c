@@ -182,12 +182,14 @@ enum {
     RECV_BATCH = 256,    /* acknowledgements read per turn */
 };
 
-/* RFC 6298's constants, in microseconds. The RFC's 1 s minimum suits the
- * Internet; on a lab's loopback a 20 ms floor lets the timer show that it
- * follows the path. */
+/* RFC 6298's constants, in microseconds. The RFC's 1 s floor and 60 s
+ * ceiling suit connections that live for hours on the Internet; in the lab
+ * a 20 ms floor lets the timer show that it follows the path, and a 1 s
+ * ceiling leaves a sender about ten tries within -t's 10 s before it gives
+ * up, even after the back-off peaked. */
 #define RTO_INITIAL_US 1000000LL
 #define RTO_MIN_US 20000LL
-#define RTO_MAX_US 60000000LL
+#define RTO_MAX_US 1000000LL
 #define CLOCK_GRANULARITY_US 1000LL
 
 /* ---- errors ------------------------------------------------------------ */
@@ -374,6 +376,14 @@ static long long clamp_rto(long long rto)
     return rto < RTO_MIN_US ? RTO_MIN_US : rto > RTO_MAX_US ? RTO_MAX_US : rto;
 }
 
+/* RTO = SRTT + max(G, 4 RTTVAR), within the floor and the ceiling. */
+static long long rto_from_estimate(const struct rto_estimator *e)
+{
+    long long k_rttvar = 4 * e->rttvar;
+    return clamp_rto(e->srtt +
+                     (k_rttvar > CLOCK_GRANULARITY_US ? k_rttvar : CLOCK_GRANULARITY_US));
+}
+
 /* One round-trip time measured on a packet sent only once (Karn). */
 static void rto_sample(struct rto_estimator *e, long long rtt)
 {
@@ -386,9 +396,7 @@ static void rto_sample(struct rto_estimator *e, long long rtt)
         e->rttvar = (3 * e->rttvar + error) / 4; /* beta = 1/4 */
         e->srtt = (7 * e->srtt + rtt) / 8;       /* alpha = 1/8 */
     }
-    long long k_rttvar = 4 * e->rttvar;
-    e->rto = clamp_rto(e->srtt +
-                       (k_rttvar > CLOCK_GRANULARITY_US ? k_rttvar : CLOCK_GRANULARITY_US));
+    e->rto = rto_from_estimate(e);
 }
 
 /* A timeout: the path may be congested or broken, so wait twice as long
@@ -396,6 +404,17 @@ static void rto_sample(struct rto_estimator *e, long long rtt)
 static void rto_back_off(struct rto_estimator *e)
 {
     e->rto = clamp_rto(2 * e->rto);
+}
+
+/* New data acknowledged: the path works again, so the doubling is over
+ * (as Linux does). Without this, Karn's rule keeps a doubled RTO for as
+ * long as every packet needs a second try, and on a very lossy path the
+ * RTO ratchets up to seconds. */
+static void rto_end_back_off(struct rto_estimator *e)
+{
+    if (e->measured) {
+        e->rto = rto_from_estimate(e);
+    }
 }
 
 /* ---- the socket -------------------------------------------------------- */
@@ -626,6 +645,7 @@ static void slide_window(struct sender *s, uint32_t ack, long long now)
         return;
     }
     s->base = ack;
+    rto_end_back_off(&s->rto);
     /* RFC 6298 (5.2, 5.3): restart the timer for what is still in flight. */
     s->timer_us = s->base < s->next ? now + s->rto.rto : 0;
 }
