@@ -89,6 +89,12 @@ peer_in_background() {
     PEER_OUT=$BG_OUT
 }
 
+# wait_for_replies N: until the background peer printed N replies (5 s).
+wait_for_replies() {
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    wait_until 5 bash -c '(($(wc -l <"$1") >= $2))' _ "$PEER_OUT" "$1" || true
+}
+
 relay_log_tail() {
     if [[ -n ${RELAY_ERR:-} && -f $RELAY_ERR ]]; then
         echo "relay's last decisions: $(tail -n 5 "$RELAY_ERR" | paste -sd ';' -)"
@@ -208,8 +214,8 @@ retransmission_rtos() {
 
 @test "step 1: a stray sender is ignored: its packets get no answer" {
     start_receiver
-    peer_in_background data:0:first wait:1000 data:1:second fin:2 ack:3:3
-    sleep 0.4
+    peer_in_background data:0:first wait:2000 data:1:second fin:2 ack:3:3
+    wait_for_replies 1
     run --separate-stderr timeout 5 "$(fixture rudp_peer)" -t 300 127.0.0.1 "$RECV_PORT" data:1:stray
     expect_equal "DATA seq=1 from another port, after the transfer began" "no reply" "${lines[0]:-}" \
         "the source of the first good datagram is the sender; drop datagrams from anyone else: see step 1"
@@ -310,6 +316,21 @@ retransmission_rtos() {
         "ACK seq=0 ack=1 len=0;ACK seq=2 ack=1 len=0;ACK seq=3 ack=1 len=0" \
         "$(printf '%s\n' "${lines[@]:0:3}" | paste -sd ';' -)" \
         "ack is the next packet expected in order (everything before it arrived), not the packet just received: see step 3"
+}
+
+@test "step 3: duplicate acks are no news: a lost packet is still sent again" {
+    random_file 12000 "$SRC"
+    start_server "$(fixture rudp_peer)" -l -a -k 2 -x 1 -p 0
+    local sender what="10 packets to a receiver that sends every ack twice and loses DATA 1 once"
+    sender=$(program rudp_send)
+    run --separate-stderr timeout 10 "$sender" -t 5 127.0.0.1 "$SERVER_PORT" "$SRC"
+    local copies
+    copies=$(grep -c ': DATA seq=1 ' "$SERVER_OUT") || true
+    if ((status != 0 || copies < 2)); then
+        report_mismatch "$what" "DATA 1 sent again, rudp_send exits 0" \
+            "DATA 1 sent $copies time(s), exit $status, stderr: $(tail -n 2 <<<"$stderr" | paste -sd ';' -)" \
+            "only an ack beyond the window's base is news; a duplicate of the last one moves nothing: see step 3"
+    fi
 }
 
 @test "step 3: duplicates (25% both ways) change nothing: 1 MiB arrives intact" {
@@ -426,15 +447,18 @@ lowest_rto() {
     sleep 0.3
     kill -s KILL "$RECV_PID"
     wait_exit "$sender" 8 || true
-    local log count first last
+    local log stuck count first last
     log=$(cat "$sender_err")
     lowest_rto "$what" "$log" || return 1
+    # The packet in flight when the receiver died: its retransmissions.
+    stuck=$(grep '^rudp_send: retransmit seq ' <<<"$log" | tail -n 1 | cut -d' ' -f4)
+    log=$(grep "^rudp_send: retransmit seq $stuck " <<<"$log")
     count=$(retransmission_rtos "$log" | wc -l)
     first=$(retransmission_rtos "$log" | head -n 1)
     last=$(retransmission_rtos "$log" | tail -n 1)
     if ((count > 12 || last < 4 * first)); then
-        report_mismatch "$what" "at most 12 retransmissions, each timeout twice the one before" \
-            "$count retransmissions, rto from $first to $last ms" \
+        report_mismatch "$what" "at most 12 retransmissions of the last packet, each timeout twice the one before" \
+            "$count retransmissions of packet $stuck, rto from $first to $last ms" \
             "after each timeout the timeout doubles (exponential back-off): see step 5"
     fi
 }
@@ -520,8 +544,8 @@ lowest_rto() {
 
 @test "step 7: FILE is absent until the transfer is complete" {
     start_receiver
-    peer_in_background data:0:abc data:1:def wait:1000 fin:2 ack:3:3
-    sleep 0.6
+    peer_in_background data:0:abc data:1:def wait:2000 fin:2 ack:3:3
+    wait_for_replies 2
     [[ ! -e $OUT ]] || report_mismatch "DATA 0, DATA 1, no FIN yet" "no FILE yet" \
         "FILE exists: '$(head -c 80 "$OUT")'" \
         "write to a temporary file beside FILE, rename it only at the end: see step 7"

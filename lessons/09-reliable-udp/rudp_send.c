@@ -92,8 +92,9 @@ static uint32_t crc32_update(uint32_t crc, const uint8_t *bytes, size_t n)
      * (the table above holds the CRC of each 4-bit value); return ~crc.
      * Check: the CRC-32 of the 9 bytes "123456789" is 0xcbf43926. */
     static const uint32_t table[16] = {
-        0x00000000UL, 0x1db71064UL, 0x3b6e20c8UL, 0x26d930acUL, 0x76dc4190UL, 0x6b6b51f4UL,
-        0x4db26158UL, 0x5005713cUL, 0xedb88320UL, 0xf00f9344UL, 0xd6d6a3e8UL, 0xcb61b38cUL,
+        0x00000000UL, 0x1db71064UL, 0x3b6e20c8UL, 0x26d930acUL,
+        0x76dc4190UL, 0x6b6b51f4UL, 0x4db26158UL, 0x5005713cUL,
+        0xedb88320UL, 0xf00f9344UL, 0xd6d6a3e8UL, 0xcb61b38cUL,
         0x9b64c2b0UL, 0x86d3d2d4UL, 0xa00ae278UL, 0xbdbdf21cUL,
     };
     (void)table;
@@ -186,11 +187,11 @@ static int decode_packet(const uint8_t *buf, size_t n, struct packet *p)
 
 enum {
     DEFAULT_WINDOW = 64,
-    MAX_WINDOW = 1024,   /* the receiver keeps this many out-of-order packets */
-    REORDER_LIMIT = 3,   /* later packets that must arrive before one is lost */
-    TICK_MS = 250,       /* longest wait: bounds the reaction to a signal */
-    CLOSE_COPIES = 3,    /* "I am done" is sent this many times (it may be lost) */
-    RECV_BATCH = 256,    /* acknowledgements read per turn */
+    MAX_WINDOW = 1024, /* the receiver keeps this many out-of-order packets */
+    REORDER_LIMIT = 3, /* later packets that must arrive before one is lost */
+    TICK_MS = 250,     /* longest wait: bounds the reaction to a signal */
+    CLOSE_COPIES = 3,  /* "I am done" is sent this many times (it may be lost) */
+    RECV_BATCH = 256,  /* acknowledgements read per turn */
 };
 
 /* RFC 6298's constants, in microseconds. The RFC's 1 s floor and 60 s
@@ -376,10 +377,10 @@ static long long now_us(void)
 /* ---- the retransmission timeout (RFC 6298) ------------------------------ */
 
 struct rto_estimator {
-    bool measured;     /* a first sample came in */
-    long long srtt;    /* smoothed round-trip time */
-    long long rttvar;  /* its variation */
-    long long rto;     /* the timeout in force */
+    bool measured;    /* a first sample came in */
+    long long srtt;   /* smoothed round-trip time */
+    long long rttvar; /* its variation */
+    long long rto;    /* the timeout in force */
 };
 
 static long long clamp_rto(long long rto)
@@ -479,10 +480,10 @@ static int open_connected_socket(const char *host, const char *port)
 struct slot {
     uint8_t type;
     uint16_t len;
-    bool sacked;         /* the receiver named it: it arrived */
-    bool retransmitted;  /* sent more than once: no RTT sample (Karn) */
-    long long sent_us;   /* its last transmission */
-    uint64_t order;      /* which transmission that was, counting all */
+    bool sacked;        /* the receiver named it: it arrived */
+    bool retransmitted; /* sent more than once: no RTT sample (Karn) */
+    long long sent_us;  /* its last transmission */
+    uint64_t order;     /* which transmission that was, counting all */
     uint8_t payload[MAX_PAYLOAD];
 };
 
@@ -490,15 +491,15 @@ struct sender {
     int sock;
     int file;
     long long file_size;
-    uint32_t last_seq;   /* the FIN's sequence number (= the data packets) */
-    uint32_t base;       /* the oldest packet not yet acknowledged */
-    uint32_t next;       /* the next new packet to send */
+    uint32_t last_seq; /* the FIN's sequence number (= the data packets) */
+    uint32_t base;     /* the oldest packet not yet acknowledged */
+    uint32_t next;     /* the next new packet to send */
     unsigned window;
-    struct slot *slots;  /* slots[seq % window] */
+    struct slot *slots; /* slots[seq % window] */
     struct rto_estimator rto;
-    long long timer_us;  /* when the retransmission timer fires; 0: off */
-    long long heard_us;  /* the last acknowledgement */
-    uint64_t sent;       /* transmissions so far */
+    long long timer_us; /* when the retransmission timer fires; 0: off */
+    long long heard_us; /* the last acknowledgement */
+    uint64_t sent;      /* transmissions so far */
     unsigned long retransmissions;
     bool verbose;
 };
@@ -613,8 +614,8 @@ static void retransmit(struct sender *s, uint32_t seq, const char *why)
     slot_of(s, seq)->retransmitted = true;
     s->retransmissions++;
     if (s->verbose) {
-        fprintf(stderr, PROG ": retransmit seq %lu (%s), rto %lld ms\n", (unsigned long)seq,
-                why, s->rto.rto / 1000);
+        fprintf(stderr, PROG ": retransmit seq %lu (%s), rto %lld ms\n",
+                (unsigned long)seq, why, s->rto.rto / 1000);
     }
     transmit(s, seq);
 }

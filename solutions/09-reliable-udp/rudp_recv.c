@@ -80,8 +80,9 @@ struct packet {
 static uint32_t crc32_update(uint32_t crc, const uint8_t *bytes, size_t n)
 {
     static const uint32_t table[16] = {
-        0x00000000UL, 0x1db71064UL, 0x3b6e20c8UL, 0x26d930acUL, 0x76dc4190UL, 0x6b6b51f4UL,
-        0x4db26158UL, 0x5005713cUL, 0xedb88320UL, 0xf00f9344UL, 0xd6d6a3e8UL, 0xcb61b38cUL,
+        0x00000000UL, 0x1db71064UL, 0x3b6e20c8UL, 0x26d930acUL,
+        0x76dc4190UL, 0x6b6b51f4UL, 0x4db26158UL, 0x5005713cUL,
+        0xedb88320UL, 0xf00f9344UL, 0xd6d6a3e8UL, 0xcb61b38cUL,
         0x9b64c2b0UL, 0x86d3d2d4UL, 0xa00ae278UL, 0xbdbdf21cUL,
     };
     crc = ~crc;
@@ -176,9 +177,9 @@ static int decode_packet(const uint8_t *buf, size_t n, struct packet *p)
 }
 
 enum {
-    RECV_WINDOW = 1024,  /* out-of-order packets kept (rudp_send's largest -w) */
-    TICK_MS = 250,       /* longest wait: bounds the reaction to a signal */
-    PEER_MAX = 80,       /* "[IPv6]:port" as text */
+    RECV_WINDOW = 1024, /* out-of-order packets kept (rudp_send's largest -w) */
+    TICK_MS = 250,      /* longest wait: bounds the reaction to a signal */
+    PEER_MAX = 80,      /* "[IPv6]:port" as text */
 };
 
 #define LINGER_US 5000000LL /* how long the end is confirmed again, at most */
@@ -528,15 +529,15 @@ struct early {
 struct receiver {
     int sock;
     struct output out;
-    bool started;                  /* a first good datagram came */
-    struct sockaddr_storage peer;  /* ... from this sender */
+    bool started;                 /* a first good datagram came */
+    struct sockaddr_storage peer; /* ... from this sender */
     socklen_t peer_len;
-    uint32_t next;                 /* the next packet expected in order */
+    uint32_t next; /* the next packet expected in order */
     bool fin_seen;
-    uint32_t fin_seq;              /* the FIN's number: the end */
-    bool complete;                 /* FILE is in place */
-    struct early *early;           /* early[seq % RECV_WINDOW] */
-    long long heard_us;            /* the sender's last datagram */
+    uint32_t fin_seq;    /* the FIN's number: the end */
+    bool complete;       /* FILE is in place */
+    struct early *early; /* early[seq % RECV_WINDOW] */
+    long long heard_us;  /* the sender's last datagram */
 };
 
 /* ---- receiving --------------------------------------------------------- */
@@ -550,7 +551,8 @@ static void send_ack(struct receiver *r, uint32_t answered)
     struct packet p = {PKT_ACK, 0, answered, r->next, NULL};
     uint8_t datagram[MAX_PACKET];
     size_t n = encode_packet(&p, datagram);
-    while (sendto(r->sock, datagram, n, 0, (struct sockaddr *)&r->peer, r->peer_len) < 0) {
+    while (sendto(r->sock, datagram, n, 0, (struct sockaddr *)&r->peer, r->peer_len) <
+           0) {
         if (errno == EINTR && !stop_requested) {
             continue;
         }
