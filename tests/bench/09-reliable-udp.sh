@@ -75,6 +75,7 @@ head -c $((BENCH_SAW_MIB * 1048576)) /dev/urandom >"$work/small"
 start_listener() {
     local var=$1 out="$work/$1.out" line i
     shift
+    rm -f "$out" # else the line of the previous run could be read
     "$@" >"$out" 2>/dev/null &
     LISTENER_PID=$!
     pids+=("$LISTENER_PID")
@@ -127,13 +128,17 @@ run_rudp() {
             port=$relay_port
         fi
         start=$(date +%s%N)
-        timeout 300 "$bin/rudp_send" -w "$window" 127.0.0.1 "$port" "$file" 2>/dev/null ||
-            { stop_started; return 0; }
+        timeout 300 "$bin/rudp_send" -w "$window" 127.0.0.1 "$port" "$file" 2>"$work/send.err" ||
+            { echo "  $path $loss% -w $window: $(tail -n 1 "$work/send.err")" >&2; stop_started; return 0; }
     fi
     end=$(date +%s%N)
     wait "$recv_pid" 2>/dev/null || true
     stop_started
-    cmp -s "$file" "$work/copy" && RESULT=$(goodput "$file" $((end - start)))
+    if cmp -s "$file" "$work/copy"; then
+        RESULT=$(goodput "$file" $((end - start)))
+    else
+        echo "  $path $loss% -w $window: the copy differs from the file sent" >&2
+    fi
 }
 
 # run_tcp LOSS: socat over the namespace link; sets RESULT.
@@ -153,7 +158,11 @@ run_tcp() {
     wait "$recv_pid" 2>/dev/null || true
     end=$(date +%s%N)
     stop_started
-    cmp -s "$work/big" "$work/copy" && RESULT=$(goodput "$work/big" $((end - start)))
+    if cmp -s "$work/big" "$work/copy"; then
+        RESULT=$(goodput "$work/big" $((end - start)))
+    else
+        echo "  TCP $1%: the copy differs from the file sent" >&2
+    fi
 }
 
 # ---- the namespace link ------------------------------------------------------
@@ -193,7 +202,8 @@ netns_loss() {
 # ---- the runs ------------------------------------------------------------------
 
 median() {
-    tr ' ' '\n' | grep -v '^$' | grep -v fail | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "fail"; else print v[int((NR + 1) / 2)] }'
+    tr ' ' '\n' | awk '$1 != "" && $1 != "fail"' | sort -n |
+        awk '{ v[NR] = $1 } END { if (NR == 0) print "fail"; else print v[int((NR + 1) / 2)] }'
 }
 
 paths=(loopback relay)
