@@ -20,6 +20,12 @@
 # $stderr is set by bats' `run --separate-stderr`.
 # shellcheck disable=SC2154
 load 'lib/common'
+load 'lib/netns'
+
+teardown() {
+    cleanup_background
+    netns_cleanup
+}
 
 setup() {
     OUT="$BATS_TEST_TMPDIR/received"
@@ -46,6 +52,25 @@ start_receiver() {
     RECV_PID=$SERVER_PID
     RECV_PORT=$SERVER_PORT
     RECV_ERR=$SERVER_ERR
+}
+
+# start_receiver_in_namespace: start_receiver, in the server's namespace.
+start_receiver_in_namespace() {
+    start_server ip netns exec "$NETNS_SERVER" "$(program rudp_recv)" -b "$NETNS_SERVER_ADDR" \
+        -p 0 -o "$OUT" || return 1
+    RECV_PID=$SERVER_PID
+    RECV_PORT=$SERVER_PORT
+    RECV_ERR=$SERVER_ERR
+}
+
+# send_file_from_namespace: send_file, from the client's namespace.
+send_file_from_namespace() {
+    local sender start
+    sender=$(program rudp_send) || return 1
+    start=$(now_ms)
+    run --separate-stderr timeout 60 ip netns exec "$NETNS_CLIENT" "$sender" \
+        "$NETNS_SERVER_ADDR" "$RECV_PORT" "$SRC"
+    ELAPSED_MS=$(($(now_ms) - start))
 }
 
 # start_relay OPTIONS...: the relay in front of the receiver; sets
@@ -403,6 +428,16 @@ retransmission_rtos() {
 @test "step 4: 20 MiB straight (no relay) arrive intact" {
     transfer 20971520
     expect_delivered "20 MiB, no impairment" "see step 4"
+}
+
+@test "step 4: namespaces, the kernel drops 10% of the data: 1 MiB intact" {
+    netns_setup
+    netns_make_lossy 10
+    random_file 1048576 "$SRC"
+    start_receiver_in_namespace
+    send_file_from_namespace
+    expect_delivered "1 MiB over a veth link that drops 10% ($NETNS_LOSS_METHOD)" \
+        "real loss behaves like the relay's: see step 4"
 }
 
 # ------------------------------------------------------------------ step 5
