@@ -164,25 +164,26 @@ submission_fingerprint() {
     ) | sha256sum | cut -d' ' -f1
 }
 
-# lesson_max LESSON: the points of all of a lesson's tests (weights), for a
-# lesson that could not be graded.
+# lesson_max LESSON: the points of all of a lesson's tests (weights; those
+# TEST_FILTER picks), for a lesson that could not be graded.
 lesson_max() {
     local file=$out/.lab/tests/$1.bats weights
     weights=$(grep -m1 -E '^# weights:' "$file" | grep -oE 'step +[0-9]+ *= *[0-9.]+' |
         sed -E 's/step +([0-9]+) *= *([0-9.]+)/\1 \2/' | tr '\n' ' ')
-    grep -E '^@test ' "$file" | awk -v weights="$weights" '
+    sed -n -E 's/^@test +"(.*)" *\{ *$/\1/p' "$file" | grep -E -e "${TEST_FILTER:-.}" | awk -v weights="$weights" '
         BEGIN { n = split(weights, w, " "); for (i = 1; i + 1 <= n; i += 2) weight[w[i]] = w[i + 1] }
-        { step = 0; if (match($0, /"step [0-9]+:/)) step = substr($0, 7, RLENGTH - 7) + 0
+        { step = 0; if (match($0, /^step [0-9]+:/)) step = substr($0, 6, RLENGTH - 6) + 0
           total += (step in weight) ? weight[step] : 1 }
         END { printf "%.10g\n", total + 0 }'
 }
 
 # ---------------------------------------------------- grading one submission
 
-# build_error WORK LESSON: why a lesson's programs are missing, or nothing.
+# build_error WORK LESSON: why a lesson's programs are missing, or nothing
+# (looked at after the build, before any of the student's code ran).
 build_error() {
     local work=$1 lesson=$2 file prog missing=() line
-    for file in "$work/lab/lessons/$lesson"/*.c; do
+    for file in "$out/.lab/lessons/$lesson"/*.c; do
         prog=$(basename "$file" .c)
         [[ -x $work/lab/build/lessons/$lesson/$prog ]] || missing+=("$prog.c")
     done
@@ -204,37 +205,44 @@ limit_reason() {
         printf 'a file reached the file-size limit (%s MiB): %s' "$GRADE_FILE_MB" "${big#lab/}"
         return
     fi
-    if grep -q -m1 -E 'CPU time limit exceeded' "$work/log" 2>/dev/null; then
+    if grep -q -m1 -E 'CPU time limit exceeded' "$work/log" "$work/build.log" 2>/dev/null; then
         printf 'a process reached the CPU limit (%s s)' "$GRADE_CPU_SECONDS"
-    elif grep -q -m1 -E 'File size limit exceeded' "$work/log" 2>/dev/null; then
+    elif grep -q -m1 -E 'File size limit exceeded' "$work/log" "$work/build.log" 2>/dev/null; then
         printf 'a process reached the file-size limit (%s MiB)' "$GRADE_FILE_MB"
     fi
 }
 
-# run_sandbox WORK SLOT MODE: grades WORK/lab under the limits; returns the
-# exit status (124 or 137: out of time).
+# run_sandbox WORK SLOT MODE STEP SECONDS LOG: runs STEP (build or grade)
+# of WORK/lab under the limits, output to LOG; returns the exit status (137:
+# out of time).
 run_sandbox() {
-    local work=$1 slot=$2 mode=$3 uid=$((GRADE_UID_BASE + $2)) status pid
-    local cmd=(timeout --kill-after=5 "$GRADE_SECONDS")
-    export GRADE_LESSON=${LESSON:-} GRADE_LESSONS="$lessons"
+    local work=$1 slot=$2 mode=$3 step=$4 seconds=$5 log=$6 uid=$((GRADE_UID_BASE + $2)) status pid
+    # Out of time: SIGKILL, which ends the PID namespace and all in it.
+    local cmd=(timeout --signal=KILL "$seconds")
+    # A clean environment: nothing of the instructor's but what grading needs.
+    local env=(env -i "PATH=$PATH" "LANG=${LANG:-C.UTF-8}" "TERM=dumb" "CC=${CC:-cc}"
+        "GRADE_LESSON=${LESSON:-}" "GRADE_LESSONS=$lessons" "TEST_FILTER=${TEST_FILTER:-}"
+        "SOCKSTEP_BATS=${SOCKSTEP_BATS:-}")
+    local var
+    for var in "${!GRADE_@}"; do env+=("$var=${!var}"); done
     case $mode in
     namespaces)
         cmd+=(unshare --net --mount --pid --fork --kill-child --mount-proc --propagation private
-            setsid env GRADE_NAMESPACES=1 bash "$here/grade_sandbox.sh" root "$work" "$uid")
+            setsid "${env[@]}" GRADE_NAMESPACES=1 bash "$here/grade_sandbox.sh" root "$step" "$work" "$uid")
         ;;
-    user)
-        cmd+=(setsid bash "$here/grade_sandbox.sh" root "$work" "$uid")
-        ;;
-    none)
-        cmd+=(setsid bash "$here/grade_sandbox.sh" user "$work")
-        ;;
+    user) cmd+=(setsid "${env[@]}" bash "$here/grade_sandbox.sh" root "$step" "$work" "$uid") ;;
+    none) cmd+=(setsid "${env[@]}" bash "$here/grade_sandbox.sh" user "$step" "$work") ;;
     esac
     # The log is cut at LOG_LIMIT bytes here, outside the limits, and the
     # rest is read and dropped, so that a flood never blocks the grading.
     local logfd capper
-    exec {logfd}> >({ head -c "$LOG_LIMIT"; cat >/dev/null; } >"$work/log")
+    exec {logfd}> >({ head -c "$LOG_LIMIT"; cat >/dev/null; } >"$log")
     capper=$!
-    "${cmd[@]}" </dev/null >&"$logfd" 2>&1 &
+    # (In a subshell whose stderr is dropped: bash reports a killed job.)
+    (
+        "${cmd[@]}" </dev/null >&"$logfd" 2>&1
+        exit $?
+    ) 2>/dev/null &
     pid=$!
     exec {logfd}>&-
     if [[ $mode != none ]]; then
@@ -290,10 +298,18 @@ grade_submission() {
         return 0
     fi
 
-    run_sandbox "$work" "$slot" "$mode"
-    status=$?
-    cp "$work/log" "$dir/log.txt" 2>/dev/null
+    # The build first, then (once what was built is known) the tests.
+    local builds=() left_seconds
+    run_sandbox "$work" "$slot" "$mode" build "$GRADE_SECONDS" "$work/build.log"
     cp "$work/build.log" "$dir/build.log" 2>/dev/null
+    for lesson in $lessons; do
+        builds+=("$(build_error "$work" "$lesson")")
+    done
+    left_seconds=$(awk -v a="$started" -v b="$(now)" -v t="$GRADE_SECONDS" \
+        'BEGIN { s = int(t - (b - a)); print (s < 1 ? 1 : s) }')
+    run_sandbox "$work" "$slot" "$mode" grade "$left_seconds" "$work/log"
+    status=$?
+    cat "$work/build.log" "$work/log" >"$dir/log.txt" 2>/dev/null
 
     local report=$work/lab/build/grade-all-report limit timed_out=0 left
     limit=$(limit_reason "$work")
@@ -308,8 +324,11 @@ grade_submission() {
     fi
     local seconds lesson_status score max passed failed skipped secs why summary=""
     seconds=$(elapsed "$started" "$(now)")
+    local n=0 built_why
     for lesson in $lessons; do
-        why=$(build_error "$work" "$lesson")
+        built_why=${builds[n]}
+        n=$((n + 1))
+        why=$built_why
         if ((have_report)) && jq -e --arg l "$lesson" '.lessons[] | select(.lesson == $l)' "$report/report.json" >/dev/null 2>&1; then
             read -r score max passed failed skipped secs < <(jq -r --arg l "$lesson" \
                 '.lessons[] | select(.lesson == $l) | "\(.score) \(.max_score) \(.passed) \(.failed) \(.skipped) \(.seconds)"' \
@@ -320,7 +339,7 @@ grade_submission() {
             lesson_status=crashed
             [[ -n $why ]] || why="the grading ended (exit status $status) without results: see log.txt"
         fi
-        if [[ -n $(build_error "$work" "$lesson") ]]; then
+        if [[ -n $built_why ]]; then
             lesson_status=build-failed
         elif [[ -n $limit ]]; then
             lesson_status=limit why=$limit

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # The inside of one submission's grading, started by grade_all.sh:
 #
-#   grade_sandbox.sh root WORK UID   as root (with GRADE_NAMESPACES=1: in
+#   grade_sandbox.sh root STEP WORK UID   as root (with GRADE_NAMESPACES=1: in
 #                                    new network, mount and PID namespaces,
 #                                    loopback up, a private /tmp): sets the
 #                                    limits, then drops to UID
-#   grade_sandbox.sh user WORK       as the grading user (or as yourself
-#                                    without root): builds the submission's
-#                                    programs, grades them, writes the reports
+#   grade_sandbox.sh user STEP WORK       as the grading user (or as
+#                                    yourself without root): STEP build
+#                                    builds the submission's programs, STEP
+#                                    grade grades them and writes the reports
 #
 # WORK holds lab/ (the copy of the lab with the student's files), home/ and
 # tmp/. The limits come from the environment (GRADE_* variables, set by
-# grade_all.sh). Output: WORK/lab/build/grade-all-report/report.{json,xml,txt},
-# WORK/build.log, WORK/left (processes still running when grading ended).
+# grade_all.sh). Output: the build's messages on stdout,
+# WORK/lab/build/grade-all-report/report.{json,xml,txt}, WORK/left (processes
+# still running when grading ended).
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,7 +31,7 @@ set_limits() {
 }
 
 as_root() {
-    local work=$1 uid=$2 dir
+    local step=$1 work=$2 uid=$3 dir
     if [[ -n ${GRADE_NAMESPACES:-} ]]; then
         ip link set lo up 2>/dev/null || true
         # A private /tmp (and /dev/shm, /var/tmp): the submission's scratch
@@ -48,7 +50,7 @@ as_root() {
     fi
     set_limits processes
     exec setpriv --reuid="$uid" --regid="$uid" --clear-groups --no-new-privs \
-        -- bash "$here/grade_sandbox.sh" user "$work"
+        -- bash "$here/grade_sandbox.sh" user "$step" "$work"
 }
 
 # The programs of the lessons graded, as make targets.
@@ -62,7 +64,7 @@ lesson_targets() {
 }
 
 as_user() {
-    local work=$1 lab=$1/lab
+    local step=$1 work=$2 lab=$2/lab
     [[ $(id -u) == 0 ]] || set_limits
     cd "$lab" || exit 1
     export HOME=$work/home
@@ -72,13 +74,17 @@ as_user() {
         export TMPDIR=$work/tmp
     fi
     export SOCKSTEP_ROOT=$lab SOCKSTEP_BUILD=$lab/build
-    local reports=$lab/build/grade-all-report targets
+    if [[ $step == build ]]; then
+        local targets
+        mapfile -t targets < <(lesson_targets)
+        echo "== build: make -k ${targets[*]}"
+        make --no-print-directory -k "${targets[@]}" 2>&1
+        return 0
+    fi
+    local reports=$lab/build/grade-all-report
     mkdir -p "$reports"
-    mapfile -t targets < <(lesson_targets)
-    echo "== build: make -k ${targets[*]}"
-    make --no-print-directory -k "${targets[@]}" >"$work/build.log" 2>&1
-    cat "$work/build.log"
     echo "== grade"
+    [[ -n $TEST_FILTER ]] || unset TEST_FILTER
     LESSON=$GRADE_LESSON BATS_TEST_TIMEOUT=$GRADE_TEST_SECONDS \
         SOCKSTEP_REPORTS="json=$reports/report.json;junit=$reports/report.xml;text=$reports/report.txt" \
         bash tests/lib/grade.sh
@@ -95,10 +101,10 @@ as_user() {
 }
 
 case ${1:-} in
-root) as_root "$2" "$3" ;;
-user) as_user "$2" ;;
+root) as_root "$2" "$3" "$4" ;;
+user) as_user "$2" "$3" ;;
 *)
-    echo "usage: grade_sandbox.sh root WORK UID | user WORK" >&2
+    echo "usage: grade_sandbox.sh root build|grade WORK UID | user build|grade WORK" >&2
     exit 2
     ;;
 esac
