@@ -212,6 +212,12 @@ limit_reason() {
     fi
 }
 
+# clean_path: PATH without bats-core's own folder (a bats run puts it first,
+# and its `bats` there only works with functions the environment drops).
+clean_path() {
+    tr ':' '\n' <<<"$PATH" | grep -v '/bats-core' | paste -sd: -
+}
+
 # run_sandbox WORK SLOT MODE STEP SECONDS LOG: runs STEP (build or grade)
 # of WORK/lab under the limits, output to LOG; returns the exit status (137:
 # out of time).
@@ -220,7 +226,7 @@ run_sandbox() {
     # Out of time: SIGKILL, which ends the PID namespace and all in it.
     local cmd=(timeout --signal=KILL "$seconds")
     # A clean environment: nothing of the instructor's but what grading needs.
-    local env=(env -i "PATH=$PATH" "LANG=${LANG:-C.UTF-8}" "TERM=dumb" "CC=${CC:-cc}"
+    local env=(env -i "PATH=$(clean_path)" "LANG=${LANG:-C.UTF-8}" "TERM=dumb" "CC=${CC:-cc}"
         "GRADE_LESSON=${LESSON:-}" "GRADE_LESSONS=$lessons" "TEST_FILTER=${TEST_FILTER:-}"
         "SOCKSTEP_BATS=${SOCKSTEP_BATS:-}")
     local var
