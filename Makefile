@@ -122,14 +122,16 @@ check: ## grade lessons/ (LESSON=NN one lesson, SOLUTIONS=1 the references)
 	@$(MAKE) --no-print-directory -k all || true
 	@bash tests/lib/grade.sh
 
-# FORMAT=junit|gradescope|tap|json|text|markdown, REPORT=FILE (default below).
+# FORMAT=junit|gradescope|tap|json|text|markdown, REPORT=FILE (default below);
+# SUMMARY=FILE also writes the score table in Markdown (a CI job summary).
 FORMAT ?= junit
 report_name = $(or $(patsubst $(FORMAT):%,%,$(filter $(FORMAT):%,junit:report.xml gradescope:results.json \
               tap:report.tap json:report.json text:report.txt markdown:report.md)),report.$(FORMAT))
 REPORT ?= $(abspath $(BUILD))/grade/$(report_name)
 grade: ## like check, and write a report (FORMAT=junit|gradescope|tap|json, REPORT=FILE)
 	@$(MAKE) --no-print-directory -k all || true
-	@SOCKSTEP_REPORTS="$(FORMAT)=$(abspath $(REPORT))" bash tests/lib/grade.sh
+	@SOCKSTEP_REPORTS="$(FORMAT)=$(abspath $(REPORT))$(if $(SUMMARY),;markdown=$(abspath $(SUMMARY)))" \
+	    bash tests/lib/grade.sh
 
 grade-all: ## grade a folder of submissions: SUBMISSIONS=DIR [JOBS=N] [LESSON=NN] [FORCE=1]
 	@bash tests/lib/grade_all.sh

@@ -39,7 +39,7 @@ setup_file() {
     sub=$(fake_autograder hangs)
     class_from_reference "$sub/$CLASS_PROG.c" "$CLASS_NEVER_EXITS" 'hostile();'
     for name in reference starter mutant no-compile hangs; do
-        AUTOGRADER_ROOT="$BATS_FILE_TMPDIR/$name" bash "$BATS_FILE_TMPDIR/$name/run_autograder" \
+        clean_env AUTOGRADER_ROOT="$BATS_FILE_TMPDIR/$name" bash "$BATS_FILE_TMPDIR/$name/run_autograder" \
             >"$BATS_FILE_TMPDIR/$name.log" 2>&1 &
     done
     wait

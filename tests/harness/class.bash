@@ -128,6 +128,14 @@ class_hostile_folder() {
     class_from_reference "$(class_submission "$dir" deletes)" "$CLASS_DELETES" 'hostile();'
 }
 
+# clean_env CMD...: CMD without this bats run's environment (a grading run
+# starts a bats of its own, which must not take this one's state for its
+# own), and without bats-core's folder in PATH.
+clean_env() {
+    env -i PATH="$(tr ':' '\n' <<<"$PATH" | grep -v '/bats-core' | paste -sd: -)" HOME="$HOME" \
+        LANG=C.UTF-8 TERM=dumb SOCKSTEP_ROOT="$SOCKSTEP_ROOT" SOCKSTEP_BUILD="$SOCKSTEP_BUILD" "$@"
+}
+
 # The small limits the tests grade under (seconds, not minutes).
 class_limits() {
     export GRADE_SECONDS=${CLASS_GRADE_SECONDS:-20} GRADE_TEST_SECONDS=8 GRADE_CPU_SECONDS=20
