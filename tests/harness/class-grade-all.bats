@@ -17,6 +17,9 @@ setup_file() {
     export SUBS="$BATS_FILE_TMPDIR/submissions" OUT4="$BATS_FILE_TMPDIR/out4" OUT1="$BATS_FILE_TMPDIR/out1"
     class_limits
     class_hostile_folder "$SUBS"
+    # And one with no file of the lab in it.
+    mkdir -p "$SUBS/empty"
+    echo "I will send it tomorrow" >"$SUBS/empty/README.txt"
     mkdir -p "$OUT4"
     echo "not to be touched" >"$OUT4/canary"
     local status=0
@@ -66,7 +69,13 @@ expect_row() {
 @test "every submission gets exactly one row, and the header is the documented one" {
     expect_equal "head of $CSV" "student,lesson,score,max,passed,failed,skipped,status,seconds,reason" \
         "$(head -n 1 "$CSV")"
-    expect_equal "rows of $CSV" 10 "$(($(wc -l <"$CSV") - 1))"
+    expect_equal "rows of $CSV" 11 "$(($(wc -l <"$CSV") - 1))"
+}
+
+@test "a submission without any file of the lab: one row, lesson '-'" {
+    expect_row empty build-failed
+    expect_equal "empty's lesson" - "$(csv_value "$CSV" empty lesson)"
+    assert_regex "$(csv_value "$CSV" empty reason)" "no .c file"
 }
 
 @test "the reference gets full marks, status ok" {
@@ -136,7 +145,8 @@ expect_row() {
     for student in "$SUBS"/*/; do
         name=$(basename "$student")
         [[ -s $OUT4/$name/report.txt ]] || fail "$name: no report.txt"
-        xmllint --noout "$OUT4/$name/report.xml" || fail "$name: report.xml is not well-formed XML"
+        xmllint --noout --schema "$BATS_TEST_DIRNAME/junit.xsd" "$OUT4/$name/report.xml" 2>/dev/null ||
+            fail "$name: report.xml is not JUnit: $(xmllint --noout --schema "$BATS_TEST_DIRNAME/junit.xsd" "$OUT4/$name/report.xml" 2>&1)"
         [[ $(xmllint --xpath 'count(/testsuites/testsuite/testcase)' "$OUT4/$name/report.xml") -ge 1 ]] ||
             fail "$name: report.xml has no testcase"
         jq -e --arg s "$name" '.student == $s and (.score | type == "number") and (.max_score | type == "number")' \
@@ -146,8 +156,8 @@ expect_row() {
 
 @test "a progress line as each submission finishes" {
     local n
-    n=$(grep -cE '^grade-all: \[[0-9]+/10\] ' "$BATS_FILE_TMPDIR/run4.log") || true
-    expect_equal "progress lines in the JOBS=4 run" 10 "$n"
+    n=$(grep -cE '^grade-all: \[[0-9]+/11\] ' "$BATS_FILE_TMPDIR/run4.log") || true
+    expect_equal "progress lines in the JOBS=4 run" 11 "$n"
 }
 
 @test "nothing is left running, and the grading users own no process" {
@@ -179,14 +189,14 @@ expect_row() {
     # Nothing changed since setup_file's run: nobody is graded again.
     run env GRADE_ALL_OUT="$OUT4" SUBMISSIONS="$SUBS" JOBS=4 bash "$SOCKSTEP_ROOT/tests/lib/grade_all.sh"
     n=$(grep -c 'not graded again' <<<"$output") || true
-    expect_equal "submissions skipped when nothing changed" 10 "$n"
+    expect_equal "submissions skipped when nothing changed" 11 "$n"
     expect_equal "results.csv after a run that graded nothing" \
         "$(cut -d, -f1-8 "$OUT1/results.csv")" "$(cut -d, -f1-8 "$OUT4/results.csv")"
     # One file changed: that submission only.
     echo "/* changed */" >>"$SUBS/starter/hello_threads.c"
     run env GRADE_ALL_OUT="$OUT4" SUBMISSIONS="$SUBS" JOBS=4 bash "$SOCKSTEP_ROOT/tests/lib/grade_all.sh"
     n=$(grep -c 'not graded again' <<<"$output") || true
-    expect_equal "submissions skipped when one changed" 9 "$n"
+    expect_equal "submissions skipped when one changed" 10 "$n"
     assert_output --regexp '\] starter: 03-threaded-server 1/5 ok'
     # FORCE=1 (on a folder of one, to stay quick).
     mkdir -p "$BATS_TEST_TMPDIR/one"

@@ -335,10 +335,10 @@ grade_submission() {
         built_why=${builds[n]}
         n=$((n + 1))
         why=$built_why
-        if ((have_report)) && jq -e --arg l "$lesson" '.lessons[] | select(.lesson == $l)' "$report/report.json" >/dev/null 2>&1; then
-            read -r score max passed failed skipped secs < <(jq -r --arg l "$lesson" \
-                '.lessons[] | select(.lesson == $l) | "\(.score) \(.max_score) \(.passed) \(.failed) \(.skipped) \(.seconds)"' \
-                "$report/report.json")
+        if ((have_report)) && read -r score max passed failed skipped secs < <(jq -r --arg l "$lesson" \
+            '.lessons[] | select(.lesson == $l) | [.score, .max_score, .passed, .failed, .skipped, .seconds] |
+             select(all(type == "number")) | map(tostring) | join(" ")' "$report/report.json" 2>/dev/null) &&
+            [[ -n $secs ]]; then
             lesson_status=ok
         else
             score=0 max=$(lesson_max "$lesson") passed=0 failed=0 skipped=0 secs=$seconds
@@ -360,7 +360,8 @@ grade_submission() {
         summary+="${summary:+; }$lesson $score/$max $lesson_status"
     done
     if ((have_report)); then
-        cp "$report/report.xml" "$dir/report.xml" 2>/dev/null
+        cp "$report/report.xml" "$dir/report.xml" 2>/dev/null ||
+            write_fallback_xml "$dir" "$lesson_status" "the grading wrote no JUnit report"
         local statuses
         statuses=$(cut -d, -f8 "$dir/rows.csv" | sort -u | paste -sd' ' -)
         jq --arg s "$name" --arg st "$statuses" '. + {student: $s, status: $st}' \
@@ -389,6 +390,11 @@ write_fallback_reports() {
         '{format: "sockstep-report", version: 1, student: $s, status: $st, reason: $r,
           score: 0, max_score: 0, passed: 0, failed: 0, skipped: 0, seconds: 0, lessons: []}' \
         >"$dir/report.json"
+    write_fallback_xml "$dir" "$status" "$reason"
+}
+
+write_fallback_xml() {
+    local dir=$1 status=$2 reason=$3
     {
         printf '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="sockstep">\n'
         printf '  <testsuite name="grading" tests="1" failures="1" skipped="0" errors="0">\n'
@@ -412,11 +418,22 @@ main() {
     [[ -n ${SUBMISSIONS:-} ]] || die "which submissions? make grade-all SUBMISSIONS=DIR"
     [[ -d $SUBMISSIONS ]] || die "SUBMISSIONS=$SUBMISSIONS is not a folder"
     command -v jq >/dev/null || die "jq is needed (apt-get install jq)"
-    local jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)} students=() student
+    local jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)} students=() student slot
     [[ $jobs =~ ^[1-9][0-9]*$ ]] || die "JOBS=$jobs is not a positive number"
     lessons=$(list_lessons | tr '\n' ' ') || exit 2
     mode=$(isolation)
     mkdir -p "$out" || die "cannot create $out"
+    if [[ $mode != none ]]; then
+        # One run at a time per range of user ids: two would kill each
+        # other's processes.
+        local lock
+        exec {lock}>"${TMPDIR:-/tmp}/sockstep-grade-all.$GRADE_UID_BASE.lock"
+        flock -n "$lock" || die "another grade-all runs with GRADE_UID_BASE=$GRADE_UID_BASE: wait for it, or give this one another GRADE_UID_BASE"
+        for ((slot = 1; slot <= jobs; slot++)); do
+            [[ -z $(uid_processes $((GRADE_UID_BASE + slot))) ]] ||
+                die "user id $((GRADE_UID_BASE + slot)) runs processes already: choose another GRADE_UID_BASE"
+        done
+    fi
     mapfile -t students < <(find "$SUBMISSIONS" -mindepth 1 -maxdepth 1 -type d -not -name '.*' | LC_ALL=C sort)
     ((${#students[@]} > 0)) || die "no submission folder in $SUBMISSIONS"
     echo "grade-all: ${#students[@]} submissions, $jobs at a time, lessons: $lessons"
@@ -425,7 +442,7 @@ main() {
     prepare_lab
     labprint=$(lab_fingerprint)
 
-    local started free=() slot done_count=0 total=${#students[@]} pid
+    local started free=() done_count=0 total=${#students[@]}
     declare -A slot_of=() name_of=()
     started=$(now)
     for ((slot = 1; slot <= jobs; slot++)); do free+=("$slot"); done
@@ -436,10 +453,20 @@ main() {
         free+=("${slot_of[$finished]}")
         unset "slot_of[$finished]"
     }
+    # wait_one: waits for one submission to finish (or, should the jobs
+    # have gone, frees every slot).
+    wait_one() {
+        local pid=""
+        wait -n -p pid
+        if [[ -n $pid && -n ${slot_of[$pid]:-} ]]; then
+            report_done "$pid"
+        elif [[ -z $(jobs -p) ]]; then
+            for pid in "${!slot_of[@]}"; do report_done "$pid"; done
+        fi
+    }
     for student in "${students[@]}"; do
         while ((${#free[@]} == 0)); do
-            wait -n -p pid
-            [[ -n ${slot_of[$pid]:-} ]] && report_done "$pid"
+            wait_one
         done
         slot=${free[0]}
         free=("${free[@]:1}")
@@ -448,8 +475,7 @@ main() {
         name_of[$!]=$(basename "$student")
     done
     while ((${#slot_of[@]} > 0)); do
-        wait -n -p pid
-        [[ -n ${slot_of[$pid]:-} ]] && report_done "$pid"
+        wait_one
     done
 
     {

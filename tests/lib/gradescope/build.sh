@@ -4,7 +4,7 @@
 #   bash tests/lib/gradescope/build.sh ZIP
 #
 # ZIP holds setup.sh, run_autograder, settings.env (LESSON, GRADE_SECONDS,
-# GRADE_TEST_SECONDS and TEST_FILTER as set now) and lab/ (the lab without
+# GRADE_TEST_SECONDS, TEST_FILTER and GRADESCOPE_HIDDEN_VISIBILITY as set now) and lab/ (the lab without
 # build/ and .git; the hidden tests of HIDDEN_TESTS=DIR added).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,6 +26,7 @@ chmod +x "$stage/setup.sh" "$stage/run_autograder"
     printf 'GRADE_SECONDS=%q\n' "${GRADE_SECONDS:-1200}"
     printf 'GRADE_TEST_SECONDS=%q\n' "${GRADE_TEST_SECONDS:-60}"
     printf 'TEST_FILTER=%q\n' "${TEST_FILTER:-}"
+    printf 'GRADESCOPE_HIDDEN_VISIBILITY=%q\n' "${GRADESCOPE_HIDDEN_VISIBILITY:-after_published}"
 } >"$stage/settings.env"
 mkdir -p "$(dirname "$zip")"
 rm -f "$zip"

@@ -6,7 +6,8 @@
 #   AUTOGRADER_ROOT   the /autograder tree (default /autograder; the tests
 #                     pass a fake one)
 # Settings packed beside it in settings.env (LESSON, GRADE_SECONDS,
-# GRADE_TEST_SECONDS, TEST_FILTER); the environment overrides them.
+# GRADE_TEST_SECONDS, TEST_FILTER, GRADESCOPE_HIDDEN_VISIBILITY); the
+# environment overrides them.
 #
 # The submission (/autograder/submission) is a whole repository or just the
 # .c files, in either layout (tests/lib/submission.sh). It is graded in a
@@ -45,6 +46,7 @@ fi
 
 cd "$lab" || exit 1
 export SOCKSTEP_ROOT=$lab SOCKSTEP_BUILD=$lab/build LESSON=${LESSON:-} BATS_TEST_TIMEOUT=$GRADE_TEST_SECONDS
+export GRADESCOPE_HIDDEN_VISIBILITY=${GRADESCOPE_HIDDEN_VISIBILITY:-after_published}
 [[ -n ${TEST_FILTER:-} ]] && export TEST_FILTER
 [[ -n $LESSON ]] || unset LESSON
 make --no-print-directory -k fixtures benchtools lessons >"$work/build.log" 2>&1
