@@ -159,6 +159,16 @@ hint: ## show the next hint of a lesson: make hint LESSON=NN
 progress: all ## which lessons pass, which fail, what to do next
 	@bash tests/lib/progress.sh
 
+.PHONY: watch doctor reset
+watch: ## re-grade a lesson each time you save it: make watch LESSON=NN
+	@bash tests/lib/watch.sh
+
+doctor: ## check this machine: what is there, what is missing and how to get it
+	@bash tests/lib/doctor.sh
+
+reset: ## put a lesson's starter back (your file is kept as a .bak): make reset LESSON=NN
+	@bash tests/lib/reset.sh
+
 lint: ## static analysis, formatting and shellcheck
 	@bash tests/gates/lint.sh
 

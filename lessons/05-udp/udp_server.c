@@ -259,7 +259,7 @@ static void serve(int fd)
         reply_len = make_reply(data, (size_t)n, max_payload_for(&sender), reply);
         /* TODO(step 2): sendto() reply_len bytes of reply to the sender; on
          * an error, log it and go on: one bad datagram must not stop the
-         * server. Then delete the line below. */
+         * server. Then delete the two lines below. */
         (void)reply_len;
         (void)fd;
     }
