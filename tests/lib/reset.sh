@@ -75,7 +75,7 @@ main() {
     git -C "$SOCKSTEP_ROOT" rev-parse --git-dir >/dev/null 2>&1 ||
         die "not a git checkout: the starters come from git (clone the lab to use make reset)"
     paths=$(git -C "$SOCKSTEP_ROOT" ls-tree --name-only "$ref" "lessons/$lesson/" 2>/dev/null | grep '\.c$') ||
-        die "no starter of lesson $lesson in git ($ref)"
+        die "no starter of lesson $lesson in git ($ref): your files are unchanged"
     echo "Resetting lesson $lesson to its starter:"
     for path in $paths; do
         reset_file "$path"

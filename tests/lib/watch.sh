@@ -33,6 +33,10 @@ signature() {
 wait_for_change() {
     local dir=$1 before=$2
     while [[ $(signature "$dir") == "$before" ]]; do
+        if [[ ! -d $dir ]]; then
+            echo "make watch: ${dir#"$SOCKSTEP_ROOT"/} is gone; stopping" >&2
+            exit 1
+        fi
         if ((use_inotify)); then
             # -t 1: even with file events, look again each second (an event
             # may come between the signature and the wait).
