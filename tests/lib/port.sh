@@ -7,7 +7,10 @@
 #   server=$!
 #   port=$(build/bin/port build/server.out)
 #
-# Exit status 1, with a line on stderr, when no such line came in time.
+# FILE is removed once read, so that the next server started with the same
+# redirection cannot be mistaken for this one (its line is the only one a
+# server prints on stdout). Exit status 1, with a line on stderr, when no
+# such line came in time.
 if [ $# -ne 1 ]; then
     echo "usage: port FILE  (FILE: the standard output of a server started with -p 0)" >&2
     exit 2
@@ -16,6 +19,7 @@ tries=0
 while [ "$tries" -lt 100 ]; do
     port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$1" 2>/dev/null | head -n 1)
     if [ -n "$port" ]; then
+        rm -f "$1"
         echo "$port"
         exit 0
     fi
