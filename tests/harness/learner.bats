@@ -279,7 +279,8 @@ with_stand_ins() {
     cat "$reference"
     for name in $(grep -oE '^[_a-zA-Z][^(;]*\b[a-z_0-9]+\(' "$starter" | grep -oE '[a-z_0-9]+\($' | tr -d '(' | sort -u); do
         grep -qE "^[_a-zA-Z][^(;]*\b$name\(" "$reference" && continue
-        awk -v n="$name" '$0 ~ "^[_a-zA-Z][^(;]*\\<" n "\\(" { on = 1 } on { print } on && /^}/ { on = 0 }' "$starter"
+        awk -v n="$name" '!on && $0 ~ ("^[_a-zA-Z][^(;]*[ *]" n "[(]") && $0 !~ /;[ ]*$/ { on = 1 }
+            on { print } on && /^}/ { on = 0 }' "$starter"
     done
 }
 
