@@ -78,8 +78,8 @@ lines_at_least() {
 }
 
 # watch_regrades PATH SECONDS: starts make watch LESSON=02 in the copy (its
-# own session, as in a terminal), saves the starter once the first grading
-# is over, and expects a second grading to start within SECONDS; then stops
+# own session, as in a terminal), saves the starter while it waits after the
+# first grading, and expects a second grading to start within SECONDS; then stops
 # it as Ctrl-C would (SIGINT to the process group) and expects nothing left.
 watch_regrades() {
     local path=$1 limit=$2 out="$BATS_TEST_TMPDIR/watch.out" pid saved started took left
@@ -94,10 +94,12 @@ watch_regrades() {
         _ "$LAB" >"$out" 2>&1 </dev/null &
     pid=$!
     _SOCKSTEP_PIDS+=("$pid")
-    if ! wait_until 60 grep -q '^score: ' "$out"; then
+    if ! wait_until 60 grep -q '^-- waiting for a change' "$out"; then
         fail "make watch did not grade within 60 s; it printed: $(tail -n 20 "$out")"
         return 1
     fi
+    # Saved while it waits (not just after it graded): the wait must notice.
+    sleep 1.5
     saved=$(date +%s%N)
     printf '/* saved */\n' >>"$LAB/lessons/02-tcp-client/hello_client.c"
     if ! wait_until $((limit + 2)) lines_at_least "$out" '^== .* building and grading' 2; then
