@@ -17,7 +17,6 @@
 # still running when grading ended).
 set -uo pipefail
 
-
 # set_limits: the resource limits of every process of the submission.
 set_limits() {
     ulimit -c 0
