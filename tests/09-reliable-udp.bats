@@ -559,6 +559,34 @@ lowest_rto() {
     expect_delivered "5000 bytes, no impairment" "see step 6"
 }
 
+@test "step 6: a goodbye interrupted by a signal (EINTR) is sent again: the receiver leaves within 3 s" {
+    # unlucky.so makes every other send() fail with EINTR, sending nothing,
+    # and the relay drops the sender's 3rd datagram (after DATA and FIN):
+    # the first copy of the goodbye that gets out. A sender that drops a
+    # copy on EINTR instead of sending it again then gets none through.
+    local sender start
+    unlucky_prefix UNLUCKY_EINTR=1 || return 1
+    sender=$(program rudp_send) || return 1
+    random_file 1 "$SRC"
+    start_receiver || return 1
+    start_relay -D 3 || return 1
+    start=$(now_ms)
+    run --separate-stderr timeout 60 "${UNLUCKY_PREFIX[@]}" "$sender" 127.0.0.1 "$RELAY_PORT" "$SRC"
+    ELAPSED_MS=$(($(now_ms) - start))
+    if ((status != 0)); then
+        expect_delivered "1 byte, every other send() interrupted (EINTR)" \
+            "a send interrupted by a signal is sent again: see steps 2 and 6"
+        return 1
+    fi
+    if ! wait_exit "$RECV_PID" 3; then
+        report_mismatch "1 byte, every other send() of rudp_send interrupted (EINTR), its 3rd datagram dropped; rudp_send exited 0" \
+            "rudp_recv exits within 3 s (a later copy of the goodbye arrives)" "still running after 3 s" \
+            "say_done() must send a copy again when send() fails with EINTR (unless a stop was requested), not skip it: see step 6"
+        return 1
+    fi
+    expect_delivered "1 byte, every other send() interrupted (EINTR)" "see step 6"
+}
+
 @test "step 6: the sender's goodbye lost: the receiver lingers, then exits 0 within 7 s" {
     transfer 1 -- -D 3,4,5,6,7,8
     expect_delivered "1 byte; the relay drops every datagram of the sender after DATA and FIN" \

@@ -48,8 +48,12 @@
 
 static volatile sig_atomic_t stop_requested;
 
-/* Stands in for the code a step adds: says which, and exits 1. */
-_Noreturn static void not_implemented(const char *what)
+/*
+ * Stands in for the code a step adds: says which, and exits 1. Not static,
+ * so that the compiler does not warn "defined but not used" once your last
+ * step no longer calls it (delete it then, if you like).
+ */
+_Noreturn void not_implemented(const char *what)
 {
     fprintf(stderr, PROG ": not implemented yet (%s)\n", what);
     exit(1);
@@ -767,8 +771,9 @@ static void transfer(struct sender *s, const struct options *opt)
 static void say_done(struct sender *s)
 {
     /* TODO(step 6): send CLOSE_COPIES copies of an ACK packet with seq and
-     * ack s->last_seq + 1 (encode_packet, send; ECONNREFUSED and EINTR are
-     * no errors here), so the receiver can stop lingering. */
+     * ack s->last_seq + 1 (encode_packet, send), so the receiver can stop
+     * lingering. ECONNREFUSED is no error here; a send interrupted by a
+     * signal (EINTR) is sent again, unless a stop was requested. */
     (void)s;
 }
 

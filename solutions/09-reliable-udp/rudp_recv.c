@@ -469,13 +469,19 @@ _Noreturn static void abandon(struct output *out, bool with_errno, const char *w
     exit(1);
 }
 
-/* write() until every byte is taken; returns -1 on an error or a stop. */
+/* write() until every byte is taken; returns -1 on an error or a stop. A
+ * stop is looked at before every write, the first one and each after a
+ * short count or an EINTR, so that a stop ends a long write too. */
 static int write_all(int fd, const uint8_t *bytes, size_t n)
 {
     while (n > 0) {
+        if (stop_requested) {
+            errno = EINTR;
+            return -1;
+        }
         ssize_t done = write(fd, bytes, n);
-        if (done < 0 && errno == EINTR && !stop_requested) {
-            continue;
+        if (done < 0 && errno == EINTR) {
+            continue; /* the loop head looks at the stop flag */
         }
         if (done < 0) {
             return -1;

@@ -759,9 +759,17 @@ static void say_done(struct sender *s)
     struct packet p = {PKT_ACK, 0, s->last_seq + 1, s->last_seq + 1, NULL};
     size_t n = encode_packet(&p, datagram);
     for (int i = 0; i < CLOSE_COPIES; i++) {
-        if (send(s->sock, datagram, n, 0) < 0 && errno != ECONNREFUSED &&
-            errno != EINTR) {
-            die("send");
+        while (send(s->sock, datagram, n, 0) < 0) {
+            if (errno == EINTR && !stop_requested) {
+                continue; /* interrupted before it left: send it again */
+            }
+            if (errno == EINTR) {
+                return; /* a stop: the receiver's linger ends it anyway */
+            }
+            if (errno != ECONNREFUSED) {
+                die("send");
+            }
+            break; /* nobody there any more: nothing to say */
         }
     }
 }
