@@ -16,6 +16,8 @@
 #                 the same files as cppcheck
 #   ShellCheck    every shell file: .ci/run, tests/**/*.sh, tests/**/*.bash
 #                 and the bats files (as bash)
+#   twins         every page with a Chinese twin (PAGE.zh-CN.md) is in step
+#                 with it: tests/gates/twins.sh (whole repository only)
 #
 # Mutants (tests/mutants/) are patches, not C files: nothing to check there.
 # The starters in lessons/ are only formatted.
@@ -262,11 +264,25 @@ run_shellcheck() {
     fi
 }
 
+# ---- twins (translated pages) ----------------------------------------------
+
+run_twins() {
+    [ "$#" -eq 0 ] || return 0
+    note ""
+    note "== bash tests/gates/twins.sh"
+    if bash "$root/tests/gates/twins.sh"; then
+        record twins ok "translated pages in step"
+    else
+        record twins FAIL "a translated page is out of step"
+    fi
+}
+
 start=$SECONDS
 run_clang_format
 run_cppcheck
 run_clang_tidy
 run_shellcheck
+run_twins "$@"
 
 note ""
 note "lint summary ($((SECONDS - start)) s):"
