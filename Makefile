@@ -40,6 +40,9 @@ TSAN_SRCS     := $(wildcard solutions/03-threaded-server/*.c)
 TSAN_BINS     := $(TSAN_SRCS:%.c=build/tsan/%)
 LESSON_BINS   := $(LESSON_SRCS:%.c=$(BUILD)/%)
 FIXTURE_BINS  := $(FIXTURE_SRCS:tests/fixtures/%.c=$(BUILD)/fixtures/%)
+# LD_PRELOAD libraries the tests put under a program (tests/fixtures/preload/).
+PRELOAD_SRCS  := $(sort $(wildcard tests/fixtures/preload/*.c))
+PRELOAD_LIBS  := $(PRELOAD_SRCS:tests/fixtures/preload/%.c=$(BUILD)/fixtures/%.so)
 BENCH_BINS    := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
 # A mutant is the reference with one real student mistake, kept as a patch so
@@ -70,7 +73,7 @@ all: solutions lessons fixtures benchtools ## build every lesson, solution and t
 
 solutions: $(SOLUTION_BINS)
 lessons: $(LESSON_BINS)
-fixtures: $(FIXTURE_BINS)
+fixtures: $(FIXTURE_BINS) $(PRELOAD_LIBS)
 benchtools: $(BENCH_BINS)
 mutants: $(MUTANT_BINS)
 
@@ -86,16 +89,26 @@ $(BUILD)/fixtures/%: tests/fixtures/%.c
 	@mkdir -p $(@D); rm -f $@
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
+# GNU C (dlsym returns functions as object pointers), never with the
+# sanitizers: a preloaded library must not bring a runtime of its own.
+$(BUILD)/fixtures/%.so: tests/fixtures/preload/%.c
+	@mkdir -p $(@D); rm -f $@
+	$(CC) $(filter-out -std=% -Wpedantic,$(CFLAGS)) -std=gnu17 $(filter -Werror,$(EXTRA_CFLAGS)) \
+	    -fPIC -shared -o $@ $< -ldl
+
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(@D); rm -f $@
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
 # A mutant sits in a folder of its own, beside links to the lesson's other
-# reference programs (lesson 05 has a client and a server).
+# reference programs (lesson 05 has a client and a server). Its patch is
+# applied without fuzz, so a patch that no longer fits its reference fails
+# the build by name instead of planting a different mistake.
 define mutant_rule
 $(call mutant_bin,$(1)): $(1) $(filter $(BUILD)/solutions/$(call mutant_lesson,$(1))/%,$(SOLUTION_BINS))
 	@mkdir -p $$(@D); rm -f $$@ $$@.c
-	patch -s -o $$@.c solutions/$(call mutant_lesson,$(1))/$(call mutant_prog,$(1)).c $(1)
+	@patch -s -F0 -r - --no-backup-if-mismatch -o $$@.c solutions/$(call mutant_lesson,$(1))/$(call mutant_prog,$(1)).c $(1) || \
+	    { echo "$(1): does not apply to its reference without fuzz; regenerate it from the reference" >&2; rm -f $$@.c; exit 1; }
 	$$(CC) $$(ALL_CFLAGS) -o $$@ $$@.c $$(LDLIBS)
 	@for p in $(BUILD)/solutions/$(call mutant_lesson,$(1))/*; do \
 	    [ "$$$${p##*/}" = "$(call mutant_prog,$(1))" ] || ln -sf "$$$$(cd "$$$${p%/*}" && pwd)/$$$${p##*/}" "$$(@D)/"; \
@@ -139,7 +152,8 @@ trace_variant_bin = $(BUILD)/trace/variants/$(call mutant_lesson,$(1))/$(call mu
 define trace_variant_rule
 $(call trace_variant_bin,$(1)): $(1) solutions/$(call mutant_lesson,$(1))/$(call mutant_prog,$(1)).c
 	@mkdir -p $$(@D); rm -f $$@ $$@.c
-	patch -s -o $$@.c solutions/$(call mutant_lesson,$(1))/$(call mutant_prog,$(1)).c $(1)
+	@patch -s -F0 -r - --no-backup-if-mismatch -o $$@.c solutions/$(call mutant_lesson,$(1))/$(call mutant_prog,$(1)).c $(1) || \
+	    { echo "$(1): does not apply to its reference without fuzz; regenerate it from the reference" >&2; rm -f $$@.c; exit 1; }
 	$$(CC) $$(ALL_CFLAGS) -o $$@ $$@.c $$(LDLIBS)
 endef
 $(foreach p,$(TRACE_PATCHES),$(eval $(call trace_variant_rule,$(p))))

@@ -289,6 +289,47 @@ DRIBBLED=$'HTTP/1.1 200 OK\r\nServer: dribble\r\nContent-Length: 10\r\n\r\nhello
     expect_finished_within "$((1 + TIMEOUT_SLACK))" "the connect must be bounded by -t: see step 2"
 }
 
+@test "step 2: a stop while connecting to a name with two black-holed addresses ends at once" {
+    require_netns
+    require_command nft
+    require_command unshare
+    NETNS="sockstep-01-$$-${BATS_TEST_NUMBER}"
+    ip netns add "$NETNS"
+    ip netns exec "$NETNS" ip link set lo up
+    # Every SYN to port 81 is dropped: each connect() would wait for -t.
+    ip netns exec "$NETNS" nft add table inet blackhole
+    ip netns exec "$NETNS" nft add chain inet blackhole input \
+        '{ type filter hook input priority 0; }'
+    ip netns exec "$NETNS" nft add rule inet blackhole input tcp dport 81 drop
+    # The name has two addresses in a private /etc/hosts, bind-mounted over
+    # the real one in a mount namespace of its own (unshare --mount).
+    local hosts="$BATS_TEST_TMPDIR/hosts" getter started elapsed
+    printf '127.0.0.2 two-addresses.test\n127.0.0.3 two-addresses.test\n' >"$hosts"
+    RAN="http_get -t 20 http://two-addresses.test:81/ (two addresses, both dropping every SYN), SIGTERM while it connects"
+    start_background ip netns exec "$NETNS" unshare --mount sh -c \
+        'mount --bind "$1" /etc/hosts && exec "$2" -t 20 http://two-addresses.test:81/' \
+        _ "$hosts" "$GET"
+    getter=$BG_PID
+    # The SYN of the first connect() is out when the kernel shows SYN-SENT.
+    wait_until 5 test -n "$(ip netns exec "$NETNS" ss -Htn state syn-sent 2>/dev/null)" || true
+    started=${EPOCHREALTIME/,/.}
+    kill -s TERM "$getter"
+    if ! wait_exit "$getter" 3; then
+        report_mismatch "$RAN" "the end within 1 s, exit 1, 'interrupted'" \
+            "still running 3 s after SIGTERM" \
+            "after the stop interrupted one connect, the loop went on to the next address: look at stop_requested after each failed address and stop there: see step 2"
+        return 1
+    fi
+    elapsed=$(awk -v a="$started" -v b="${EPOCHREALTIME/,/.}" 'BEGIN { printf "%.2f", b - a }')
+    GOT_STATUS=$EXIT_STATUS
+    GOT_SECONDS=$elapsed
+    GOT_ERR=$(cat "$BG_ERR")
+    ERRORS=$BG_ERR
+    BODY=$BG_OUT
+    expect_one_error 1 "interrupt" "a stop ends the program with one line 'http_get: interrupted', exit 1: see step 2"
+    expect_finished_within 1.5 "a stop must end every wait, each connect too: see step 2"
+}
+
 # ---------------------------------------------------- step 3: the request
 
 @test "step 3: the request is 'GET PATH HTTP/1.1' with Host and Connection: close" {
@@ -666,6 +707,79 @@ CHUNKED_BODY=$'hello 0123456789\r\n\r\nchunked'
     expect_one_error 1 "no/such/folder" \
         "a file that cannot be created is a runtime error naming it (with strerror): see step 9"
     expect_no_stdout "with -o nothing goes to stdout: see step 9"
+}
+
+@test "step 9: -o keeps the mode of an existing FILE (a 0600 file stays 0600)" {
+    serve "$OK_HELLO"
+    local file="$BATS_TEST_TMPDIR/private.txt" mode
+    printf 'old\n' >"$file"
+    chmod 0600 "$file"
+    get -o "$file" "$URL/"
+    expect_exit 0 "-o FILE writes the body to FILE: see step 9"
+    mode=$(stat -c %a "$file")
+    expect_equal "$RAN (FILE was 0600)" "600" "$mode" \
+        "the new file replaces the old one: give the temporary file the old file's mode (stat, fchmod) before the rename, or a private file becomes readable by all: see step 9"
+    expect_equal "$RAN" "hello" "$(cat "$file")" "rename the temporary file to FILE: see step 9"
+}
+
+@test "step 9: -o through a symbolic link writes the file it points to, and the link stays" {
+    serve "$OK_HELLO"
+    local dir="$BATS_TEST_TMPDIR/out"
+    mkdir "$dir" "$dir/real"
+    printf 'old\n' >"$dir/real/page.txt"
+    ln -s real/page.txt "$dir/link.txt"
+    get -o "$dir/link.txt" "$URL/"
+    expect_exit 0 "-o FILE writes the body to FILE: see step 9"
+    [[ -L $dir/link.txt ]] ||
+        report_mismatch "$RAN (FILE a symbolic link to real/page.txt)" "link.txt still a symbolic link" \
+            "a regular file link.txt" \
+            "rename() replaces the link itself: rename onto the file it points to (realpath), with the temporary file beside that one: see step 9" || return 1
+    expect_equal "$RAN" "hello" "$(cat "$dir/real/page.txt")" \
+        "the body goes into the file the link points to: see step 9"
+    expect_equal "$RAN" "page.txt" "$(listing "$dir/real")" "no temporary file is left behind: see step 9"
+}
+
+@test "step 9: -o in a missing folder, or naming a folder, fails before connecting" {
+    local port
+    port=$(closed_port)
+    SERVED="nothing listening on 127.0.0.1:$port"
+    get -o "$BATS_TEST_TMPDIR/no/such/folder/page.html" "http://127.0.0.1:$port/"
+    expect_one_error 1 "no/such/folder" \
+        "find out that FILE cannot be written before connecting (create the temporary file first), not after the download: see step 9" || return 1
+    mkdir "$BATS_TEST_TMPDIR/a-folder"
+    get -o "$BATS_TEST_TMPDIR/a-folder" "http://127.0.0.1:$port/"
+    expect_one_error 1 "a-folder" \
+        "a FILE that is a folder can never be renamed onto: say so before connecting: see step 9"
+    expect_equal "$RAN" "" "$(listing "$BATS_TEST_TMPDIR/a-folder")" "nothing is left in the folder: see step 9"
+}
+
+@test "step 9: a stop while stdout is a full pipe nobody reads ends it at once" {
+    serve_generated 20000000
+    local fifo="$BATS_TEST_TMPDIR/stdout.fifo" hold getter
+    mkfifo "$fifo"
+    # Opened for reading and writing: the pipe has a reader, who never reads.
+    exec {hold}<>"$fifo"
+    RAN="http_get $URL/ >pipe nobody reads (20 MB body), SIGTERM once the pipe is full"
+    start_background bash -c 'exec "$1" "$2" >"$3"' _ "$GET" "$URL/" "$fifo"
+    getter=$BG_PID
+    # Linux names where a process sleeps: in the pipe's write, once it is full.
+    wait_until 5 eval '[[ $(cat "/proc/$getter/wchan" 2>/dev/null) == *pipe_write* ]]' ||
+        sleep 1
+    kill -s TERM "$getter"
+    if ! wait_exit "$getter" 3; then
+        exec {hold}>&-
+        report_mismatch "$RAN" "the end within 1 s, exit 1, 'interrupted'" \
+            "still running 3 s after SIGTERM (blocked in write)" \
+            "write() to the full pipe failed with EINTR and the loop wrote again: on EINTR, look at stop_requested first (write_all): see step 9"
+        return 1
+    fi
+    exec {hold}>&-
+    GOT_STATUS=$EXIT_STATUS
+    GOT_SECONDS="?"
+    GOT_ERR=$(cat "$BG_ERR")
+    ERRORS=$BG_ERR
+    BODY=/dev/null
+    expect_one_error 1 "interrupt" "a stop ends the program with one line 'http_get: interrupted', exit 1: see step 9"
 }
 
 # ------------------------------------------------- a real server: nginx

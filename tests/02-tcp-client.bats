@@ -23,6 +23,8 @@ setup() {
         CLIENT_SECONDS=20
     fi
     NAME_COUNT=10000
+    CLIENT_PREFIX=()
+    CLIENT_NOTE=""
 }
 
 # ---------------------------------------------------------------- helpers
@@ -53,9 +55,9 @@ run_client() {
         shift 2
     done
     RUN_SECONDS=$seconds
-    SENT="hello_client $* (server: hello_fake ${FAKE_MODE:-none})"
+    SENT="hello_client $* (server: hello_fake ${FAKE_MODE:-none})${CLIENT_NOTE:+ ($CLIENT_NOTE)}"
     [[ $input == /dev/null ]] || SENT+=" with stdin: $(head -c 60 "$input" | escape_bytes)"
-    run --separate-stderr timeout "$seconds" "$CLIENT" "$@" <"$input"
+    run --separate-stderr timeout "$seconds" "${CLIENT_PREFIX[@]}" "$CLIENT" "$@" <"$input"
 }
 
 # describe_run: what the client did, for the "got" part of a message.
@@ -210,6 +212,21 @@ find_free_port() {
     run_client 127.0.0.1 "$SERVER_PORT" Michael Tracy Sarah
     expect_record 'Michael\nTracy\nSarah\nexit\n' \
         "every message is a line: NAME then \\n, and exit\\n at the end (TCP keeps no boundaries): see step 3 of the lesson"
+}
+
+@test "step 3: a line that write() takes only in part is finished with more writes" {
+    start_fake normal
+    # unlucky.so: every write() or send() on the socket takes at most 3
+    # bytes, as it may when the socket buffer is nearly full.
+    unlucky_prefix UNLUCKY_SHORT=3
+    CLIENT_PREFIX=("${UNLUCKY_PREFIX[@]}")
+    CLIENT_NOTE="each write() takes at most 3 bytes"
+    run_client 127.0.0.1 "$SERVER_PORT" Michael Tracy Sarah
+    expect_record 'Michael\nTracy\nSarah\nexit\n' \
+        "write() returns how many bytes it took, maybe fewer than asked: write the rest in a loop (write_all): see step 3 of the lesson" || return 1
+    expect_output $'Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!' \
+        "each whole line gets its reply: see step 3 of the lesson"
+    expect_success "see step 3 of the lesson"
 }
 
 @test "step 3: replies that arrive one byte at a time are reassembled" {

@@ -94,3 +94,6 @@ setup() {
 @test "step 5: SIGTERM ends the server within 1 s with status 0" {
     hello_test_stop "$PROG" "step 5" TERM
 }
+@test "step 5: a SIGTERM just before the server blocks in its wait still ends it within 1 s" {
+    hello_test_stop_race "$PROG" "step 5" TERM
+}

@@ -104,3 +104,6 @@ setup() {
 @test "step 4: SIGTERM ends the server and its children within 1 s, status 0" {
     hello_test_stop "$PROG" "step 4" TERM
 }
+@test "step 4: a SIGTERM just before the parent blocks in its wait still ends it within 1 s" {
+    hello_test_stop_race "$PROG" "step 4" TERM
+}

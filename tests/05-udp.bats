@@ -18,6 +18,7 @@
 
 load 'lib/common'
 load 'lib/netns'
+load 'lib/hello_server'
 
 teardown() {
     cleanup_background
@@ -171,6 +172,22 @@ datagrams_seen() {
         "log each datagram on stderr: step 2"
 }
 
+@test "step 2: a sendto() interrupted by a signal (EINTR) is tried again: no reply is lost" {
+    # unlucky.so makes every other sendto() fail with EINTR, sending nothing,
+    # as a signal arriving at that moment does.
+    unlucky_prefix UNLUCKY_EINTR=1
+    start_server "${UNLUCKY_PREFIX[@]}" "$(program udp_server)" -p 0
+    expect_reply 'Michael' 'Hello, Michael!' \
+        "sendto() failed with EINTR and sent nothing: try it again (unless the stop flag is set): step 2" || return 1
+    expect_reply 'Tracy' 'Hello, Tracy!' \
+        "sendto() failed with EINTR and sent nothing: try it again (unless the stop flag is set): step 2" || return 1
+    if grep -q 'Interrupted' "$SERVER_ERR"; then
+        report_mismatch "two datagrams, every other sendto() interrupted (EINTR)" \
+            "no error logged" "$(grep 'Interrupted' "$SERVER_ERR" | head -n 1)" \
+            "EINTR is not an error: send the reply again: step 2"
+    fi
+}
+
 # ================================================================ step 3
 
 @test "step 3: the largest datagram whose reply fits (65499 bytes) is answered in full" {
@@ -250,6 +267,10 @@ datagrams_seen() {
         "catch SIGINT like SIGTERM: step 4"
 }
 
+@test "step 4: a SIGTERM just before udp_server blocks in its wait still ends it within 1 s" {
+    hello_test_stop_race "$(program udp_server)" "step 4" TERM
+}
+
 # ================================================================ step 5
 
 @test "step 5: udp_client prints one reply per name, in order" {
@@ -273,6 +294,19 @@ datagrams_seen() {
     run_client 127.0.0.1 "$SERVER_PORT" Michael Tracy Sarah
     expect_equal "udp_client 127.0.0.1 PORT Michael Tracy Sarah (to udp_server)" \
         $'Hello, Michael!\nHello, Tracy!\nHello, Sarah!' "$output" "steps 2 and 5"
+}
+
+@test "step 5: a send() interrupted by a signal (EINTR) is tried again" {
+    start_fake_server hello
+    local client
+    client=$(program udp_client) || return 1
+    # unlucky.so makes every other send() fail with EINTR, sending nothing.
+    unlucky_prefix UNLUCKY_EINTR=1
+    run --separate-stderr timeout 5 "${UNLUCKY_PREFIX[@]}" "$client" -r 0 127.0.0.1 "$SERVER_PORT" Michael Tracy
+    expect_equal "udp_client -r 0 127.0.0.1 PORT Michael Tracy, every other send() interrupted (EINTR)" \
+        $'Hello, Michael!\nHello, Tracy!' "$output" \
+        "send() failed with EINTR and sent nothing: try it again, it is not an error (stderr: '$stderr'): step 5" || return 1
+    expect_equal "the same" "status 0" "status $status" "step 5"
 }
 
 @test "step 5: udp_client bad usage exits 2 with one line" {

@@ -61,6 +61,10 @@ setup() {
     hello_test_stop "$SERVER" "step 1" INT
 }
 
+@test "step 1: a SIGTERM just before the server blocks in poll still ends it within 1 s" {
+    hello_test_stop_race "$SERVER" "step 1" TERM
+}
+
 # ------------------------------------------------------------------ step 2
 
 @test "step 2: every client gets Welcome!, also while another one stays silent" {

@@ -92,6 +92,10 @@ setup() {
     hello_test_stop "$SERVER" "step 3" INT
 }
 
+@test "step 3: a SIGTERM just before the server blocks in epoll_pwait still ends it within 1 s" {
+    hello_test_stop_race "$SERVER" "step 3" TERM
+}
+
 @test "step 3: a restart on the same port works at once (SO_REUSEADDR)" {
     hello_test_restart_time_wait "$SERVER" "step 3"
 }

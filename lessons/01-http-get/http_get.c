@@ -63,6 +63,8 @@
 #define MAX_INTERIM_RESPONSES 8 /* 100 Continue and friends before the real one */
 #define DEFAULT_TIMEOUT_S 30.0
 #define MAX_TIMEOUT_S 1000000.0 /* ~11 days: keeps milliseconds in an int */
+#define STOP_CHECK_MS 250       /* the longest a stop may go unseen in a wait */
+#define LINK_HOPS_MAX 8 /* symbolic links followed from -o FILE, one to the next */
 
 /* Set by SIGINT/SIGTERM so a transfer in progress stops and cleans up. */
 static volatile sig_atomic_t stop_requested = 0;
@@ -245,26 +247,36 @@ static struct options parse_options(int argc, char **argv)
  */
 
 /*
- * Waits until fd is ready for `events` or timeout_ms passes. Returns 0 when
- * ready, -1 with errno set (ETIMEDOUT when the time ran out, EINTR when a
- * stop was requested).
+ * Waits until fd is ready for `events` or timeout_ms passes (-1: no limit).
+ * Returns 0 when ready, -1 with errno set (ETIMEDOUT when the time ran out,
+ * EINTR when a stop was requested).
+ *
+ * A stop signal interrupts poll() with EINTR. But one that lands after the
+ * last look at stop_requested and before poll() starts would go unseen for
+ * the whole timeout: so poll() waits in slices of STOP_CHECK_MS, with a look
+ * at the flag between them.
  */
 static int wait_for(int fd, short events, int timeout_ms)
 {
     struct pollfd pfd = {.fd = fd, .events = events, .revents = 0};
-    for (;;) {
-        int n = poll(&pfd, 1, timeout_ms);
+    int left = timeout_ms;
+    while (!stop_requested) {
+        int slice = (left < 0 || left > STOP_CHECK_MS) ? STOP_CHECK_MS : left;
+        int n = poll(&pfd, 1, slice);
         if (n > 0)
             return 0;
-        if (n == 0) {
+        if (n < 0 && errno != EINTR)
+            return -1;
+        if (n == 0 && left >= 0 && (left -= slice) <= 0) {
             errno = ETIMEDOUT;
             return -1;
         }
-        if (errno != EINTR || stop_requested)
-            return -1;
-        /* A signal we do not care about: wait again (the timeout restarts,
-         * which only makes the wait longer, never endless). */
+        /* A slice is over, or a signal that is not a stop came: wait again
+         * (an interrupted slice restarts, which only makes the wait a
+         * little longer, never endless). */
     }
+    errno = EINTR;
+    return -1;
 }
 
 /*
@@ -481,7 +493,7 @@ static void print_verbose_line(bool verbose, const char *line, size_t len)
 /* Reads header lines up to the empty line that ends them. */
 static int read_headers(struct conn *c, struct response_head *head, bool verbose)
 {
-    char line[LINE_MAX_BYTES];
+    char line[LINE_MAX_BYTES] = {0};
     size_t total = 0;
     bool closed = false;
     for (;;) {
@@ -571,8 +583,9 @@ static int check_status(const struct http_status *st)
 
 struct output {
     int fd;
-    const char *final_path; /* NULL: stdout */
+    const char *final_path; /* FILE, or what its symbolic link points to; NULL: stdout */
     char *temp_path;        /* malloc'd; NULL once renamed or removed */
+    char *link_target;      /* malloc'd when FILE is a symbolic link: where it points */
 };
 
 static int output_open(struct output *out, const char *path)
@@ -580,20 +593,34 @@ static int output_open(struct output *out, const char *path)
     out->fd = STDOUT_FILENO;
     out->final_path = path;
     out->temp_path = NULL;
+    out->link_target = NULL;
     if (path == NULL)
         return 0;
     /*
-     * TODO(step 9): out->temp_path = a malloc'd "PATH.XXXXXX"; out->fd =
-     * mkstemp(out->temp_path) (it creates the file beside PATH, so that
-     * rename is atomic); fchmod it to 0666 minus the umask.
+     * TODO(step 9): lstat(PATH): a symbolic link is followed (readlink,
+     * relative to the link's folder, at most LINK_HOPS_MAX links: the
+     * malloc'd result in out->link_target, which becomes out->final_path);
+     * a folder is an error. Then out->temp_path = a malloc'd "FINAL_PATH.XXXXXX"; out->fd
+     * = mkstemp(out->temp_path) (it creates the file beside the one it
+     * replaces, so that rename is atomic); fchmod it to the mode of the
+     * file that is there (stat), or to 0666 minus the umask for a new one.
      */
     return fail("not implemented yet (step 9)");
 }
 
-/* write() may also write less than asked: loop (as CS:APP rio_writen). */
+/*
+ * write() may also write less than asked: loop (as CS:APP rio_writen).
+ * Writing to a full pipe (`http_get URL | less` with the pager not reading)
+ * blocks; a stop signal ends that write early (EINTR, or a short count), and
+ * the loop then looks at the flag before writing again: -1 with EINTR.
+ */
 static int write_all(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
+        if (stop_requested) {
+            errno = EINTR;
+            return -1;
+        }
         ssize_t n = write(fd, buf, len);
         if (n >= 0) {
             buf += n;
@@ -601,7 +628,7 @@ static int write_all(int fd, const char *buf, size_t len)
             continue;
         }
         if (errno == EINTR)
-            continue;
+            continue; /* the loop head looks at the stop flag */
         /* A non-blocking stdout (inherited) is not an error: wait until it drains. */
         bool would_block = errno == EAGAIN || errno == EWOULDBLOCK;
         if (!would_block || wait_for(fd, POLLOUT, -1) < 0)
@@ -614,8 +641,11 @@ static int write_all(int fd, const char *buf, size_t len)
 static int output_write(void *ctx, const char *data, size_t len)
 {
     struct output *out = ctx;
-    if (write_all(out->fd, data, len) < 0)
+    if (write_all(out->fd, data, len) < 0) {
+        if (errno == EINTR)
+            return fail("interrupted");
         return fail_errno("write to %s", out->temp_path ? out->temp_path : "stdout");
+    }
     return 0;
 }
 
@@ -627,7 +657,7 @@ static int output_commit(struct output *out)
     /*
      * TODO(step 9): close out->fd (check it: a full disk shows there),
      * rename temp_path to final_path; unlink the temporary file if either
-     * failed; free temp_path.
+     * failed; free temp_path and link_target.
      */
     return fail("not implemented yet (step 9)");
 }
@@ -636,8 +666,9 @@ static int output_commit(struct output *out)
 static void output_discard(struct output *out)
 {
     /*
-     * TODO(step 9): if there is a temporary file: close it, unlink it,
-     * free temp_path and set it to NULL. FILE itself is never touched.
+     * TODO(step 9): free link_target; if there is a temporary file: close
+     * it, unlink it, free temp_path and set it to NULL. FILE itself is
+     * never touched.
      */
     (void)out;
 }
@@ -823,11 +854,11 @@ static void install_signal_handlers(void)
 }
 
 /* Connect, send the request, read the head, check it, then the body. */
-static int fetch(const struct options *opt, const struct url *url, struct conn *c)
+static int download(const struct options *opt, const struct url *url, struct conn *c,
+                    struct output *out)
 {
     char request[URL_MAX + 512];
     struct response_head head;
-    struct output out = {-1, NULL, NULL};
 
     c->fd = connect_to_server(url, opt->timeout_ms); /* step 2 */
     if (c->fd < 0)
@@ -839,11 +870,17 @@ static int fetch(const struct options *opt, const struct url *url, struct conn *
         return -1;
     if (check_status(&head.status) < 0) /* step 6 */
         return -1;
-    if (output_open(&out, opt->output_path) < 0) { /* step 9 */
-        output_discard(&out);
-        return -1;
-    }
-    if (copy_body(c, &head, &out) < 0) { /* steps 7 and 8 */
+    return copy_body(c, &head, out); /* steps 7 and 8 */
+}
+
+/*
+ * The output is opened first (step 9): a FILE that cannot be written (a
+ * missing folder, a folder) fails at once, not after the whole download.
+ */
+static int fetch(const struct options *opt, const struct url *url, struct conn *c)
+{
+    struct output out = {-1, NULL, NULL, NULL};
+    if (output_open(&out, opt->output_path) < 0 || download(opt, url, c, &out) < 0) {
         output_discard(&out);
         return -1;
     }

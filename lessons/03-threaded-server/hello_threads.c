@@ -22,6 +22,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
@@ -186,11 +188,41 @@ static void handle_stop_signal(int sig)
     stop_requested = 1;
 }
 
-static void install_stop_handlers(void)
+/*
+ * Installs the handler, then blocks SIGINT and SIGTERM: from here on they
+ * can only arrive inside wait_for_client(), whose pselect() unblocks them
+ * (with *wait_mask, the mask from before) for just as long as it waits.
+ */
+static void install_stop_handlers(sigset_t *wait_mask)
 {
     /* TODO(step 5): install handle_stop_signal for SIGINT and SIGTERM with
-     * sigaction, sa_flags 0 (no SA_RESTART: accept must return EINTR). */
+     * sigaction, sa_flags 0 (no SA_RESTART: the wait must return EINTR).
+     * Then block both with pthread_sigmask(SIG_BLOCK, ..., wait_mask): the
+     * old mask, which wait_for_client gives to pselect. */
     (void)handle_stop_signal;
+    sigemptyset(wait_mask);
+}
+
+/* ---------- descriptors ---------- */
+
+static int set_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) {
+        return -1;
+    }
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+/* The BSDs hand the listener's O_NONBLOCK on to an accepted socket (Linux
+ * does not); a connection thread wants its reads and writes to wait. */
+static int set_blocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) {
+        return -1;
+    }
+    return fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
 }
 
 /* ---------- addresses ---------- */
@@ -417,15 +449,43 @@ static void pause_after_failed_accept(int err)
     }
 }
 
-/* Accepts connections until SIGINT or SIGTERM, each served by a thread. */
-static void serve_forever(int listener)
+/*
+ * Step 5: waits until a client is waiting to be accepted, or a stop signal
+ * comes. Checking stop_requested and then calling accept() leaves a window:
+ * a signal that lands between the two sets the flag, and accept() sleeps on
+ * until the next client, maybe forever. Here the stop signals are blocked
+ * everywhere but inside pselect(), which unblocks them (wait_mask) and starts
+ * waiting in one step: a signal that came after the check is still pending,
+ * and ends this wait at once. Returns 0 when a client waits, -1 on a signal.
+ */
+static int wait_for_client(int listener, const sigset_t *wait_mask)
 {
-    /* TODO(step 2): until stop_requested: accept a connection (on failure:
-     * EINTR means a signal, just loop; anything else: log_error,
-     * pause_after_failed_accept, loop); malloc a struct connection, fill in
-     * fd and peer (format_address), log "Accept new connection from
-     * PEER...", then start_connection_thread (on failure: log, close, free). */
+    fd_set readable;
+
+    FD_ZERO(&readable);
+    FD_SET(listener, &readable); /* opened first: far below FD_SETSIZE */
+    /* TODO(step 5): wait with pselect(..., wait_mask) instead: select()
+     * leaves the window open. A failure other than EINTR: die. */
+    (void)wait_mask;
+    return select(listener + 1, &readable, NULL, NULL, NULL) < 0 ? -1 : 0;
+}
+
+/* Accepts connections until SIGINT or SIGTERM, each served by a thread. */
+static void serve_forever(int listener, const sigset_t *wait_mask)
+{
+    /* TODO(step 2): make the listener non-blocking (set_nonblocking; die on
+     * failure), then until stop_requested: wait_for_client (-1: a signal,
+     * loop); accept a connection (on failure: EINTR means a signal and
+     * EAGAIN a client that left, just loop; anything else: log_error,
+     * pause_after_failed_accept, loop); set_blocking on it; malloc a struct
+     * connection, fill in fd and peer (format_address), log "Accept new
+     * connection from PEER...", then start_connection_thread (on failure:
+     * log, close, free). */
     (void)listener;
+    (void)wait_mask;
+    (void)wait_for_client;
+    (void)set_nonblocking;
+    (void)set_blocking;
     (void)pause_after_failed_accept;
     (void)start_connection_thread;
     not_implemented(2);
@@ -434,13 +494,14 @@ static void serve_forever(int listener)
 int main(int argc, char **argv)
 {
     struct options opt = parse_options(argc, argv);
+    sigset_t wait_mask;
     int listener;
 
     ignore_sigpipe();
-    install_stop_handlers();
+    install_stop_handlers(&wait_mask);
     listener = open_listener(opt.addr, opt.port);
     announce_listener(listener);
-    serve_forever(listener);
+    serve_forever(listener, &wait_mask);
 
     /* Threads still serving clients end with the process. */
     close(listener);

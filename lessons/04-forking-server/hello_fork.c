@@ -29,6 +29,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -37,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -186,18 +188,30 @@ static void handle_stop_signal(int sig)
     stop_requested = 1;
 }
 
-static void install_stop_handlers(void)
+/*
+ * Installs the handler, then blocks SIGINT and SIGTERM: from here on they
+ * can only arrive inside wait_for_client(), whose pselect() unblocks them
+ * (with *wait_mask, the mask from before) for just as long as it waits.
+ */
+static void install_stop_handlers(sigset_t *wait_mask)
 {
     struct sigaction sa;
+    sigset_t stop_signals;
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = handle_stop_signal;
     sigemptyset(&sa.sa_mask);
-    /* No SA_RESTART: a blocked accept() must fail with EINTR when we are
-     * asked to stop, so the loop gets a chance to look at the flag. */
+    /* No SA_RESTART: the waiting pselect() must fail with EINTR when we
+     * are asked to stop, so the loop gets a chance to look at the flag. */
     sa.sa_flags = 0;
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
         die("sigaction SIGINT/SIGTERM");
+    }
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &stop_signals, wait_mask) < 0) {
+        die("sigprocmask");
     }
 }
 
@@ -255,6 +269,28 @@ static void restore_signal_mask(const sigset_t *old)
     if (sigprocmask(SIG_SETMASK, old, NULL) < 0) {
         die("sigprocmask");
     }
+}
+
+/* ---------- descriptors ---------- */
+
+static int set_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) {
+        return -1;
+    }
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+/* The BSDs hand the listener's O_NONBLOCK on to an accepted socket (Linux
+ * does not); a child wants its reads and writes to wait. */
+static int set_blocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) {
+        return -1;
+    }
+    return fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
 }
 
 /* ---------- addresses ---------- */
@@ -626,13 +662,14 @@ static void serve_in_child(int listener, int fd, const char *peer, const sigset_
 
 /*
  * Forks a child to serve fd and records it. The caller, the parent, still
- * owns its copy of fd and must close it.
+ * owns its copy of fd and must close it. The child starts with wait_mask,
+ * the mask without the parent's blocked stop signals.
  */
 static void start_child(int listener, int fd, const char *peer,
-                        struct child_list *children)
+                        struct child_list *children, const sigset_t *wait_mask)
 {
     /* TODO(step 1): block_signals(&old), then fork(). In the child (fork
-     * returned 0) call serve_in_child(listener, fd, peer, &old), which never
+     * returned 0) call serve_in_child(listener, fd, peer, wait_mask), which never
      * returns; in the parent log a failed fork (log_error), then
      * restore_signal_mask(&old).
      * TODO(step 4): first make_room_for_child (on failure: log, return);
@@ -640,6 +677,7 @@ static void start_child(int listener, int fd, const char *peer,
      * For now the parent serves the client itself, one at a time: */
     (void)listener;
     (void)children;
+    (void)wait_mask;
     (void)make_room_for_child;
     (void)block_signals;
     (void)serve_in_child;
@@ -662,18 +700,52 @@ static void pause_after_failed_accept(int err)
     }
 }
 
-/* Accepts connections until SIGINT or SIGTERM, each served by a child. */
-static void serve_forever(int listener, struct child_list *children)
+/*
+ * Waits until a client is waiting to be accepted, or a signal comes (lesson
+ * 03). Checking stop_requested and then calling accept() leaves a window: a
+ * signal that lands between the two sets the flag, and accept() sleeps on
+ * until the next client, maybe forever. Here the stop signals are blocked
+ * everywhere but inside pselect(), which unblocks them (wait_mask) and starts
+ * waiting in one step: a signal that came after the check is still pending,
+ * and ends this wait at once. Returns 0 when a client waits, -1 on a signal.
+ */
+static int wait_for_client(int listener, const sigset_t *wait_mask)
 {
+    fd_set readable;
+
+    FD_ZERO(&readable);
+    FD_SET(listener, &readable); /* opened first: far below FD_SETSIZE */
+    if (pselect(listener + 1, &readable, NULL, NULL, NULL, wait_mask) < 0) {
+        if (errno != EINTR) {
+            die("pselect");
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/* Accepts connections until SIGINT or SIGTERM, each served by a child. */
+static void serve_forever(int listener, struct child_list *children,
+                          const sigset_t *wait_mask)
+{
+    /* The client wait_for_client saw may give up before accept() takes it:
+     * non-blocking, accept() then fails with EAGAIN instead of waiting
+     * (with the stop signals blocked) for the next one. */
+    if (set_nonblocking(listener) < 0) {
+        die("fcntl O_NONBLOCK on the listener");
+    }
     while (!stop_requested) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
         char peer[ADDR_TEXT_SIZE];
         int fd;
 
+        if (wait_for_client(listener, wait_mask) < 0) {
+            continue; /* a signal: the loop checks the stop flag */
+        }
         fd = accept(listener, (struct sockaddr *)&ss, &len);
         if (fd < 0) {
-            if (errno != EINTR) {
+            if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
                 int err = errno; /* log_error's fprintf may change errno */
 
                 /* e.g. EMFILE or ECONNABORTED: one failed accept must not
@@ -681,12 +753,17 @@ static void serve_forever(int listener, struct child_list *children)
                 log_error(err, "accept");
                 pause_after_failed_accept(err);
             }
-            continue; /* EINTR: a signal; the loop checks the stop flag */
+            continue; /* EINTR: a signal; EAGAIN: that client left */
+        }
+        if (set_blocking(fd) < 0) {
+            log_error(errno, "fcntl on a new connection");
+            close(fd);
+            continue;
         }
         format_address((struct sockaddr *)&ss, len, peer, sizeof peer);
         fprintf(stderr, "Accept new connection from %s...\n", peer);
 
-        start_child(listener, fd, peer, children);
+        start_child(listener, fd, peer, children, wait_mask);
         /* TODO(step 1): the child has its own copy of fd now: close the
          * parent's (log_error if close fails). */
     }
@@ -696,14 +773,15 @@ int main(int argc, char **argv)
 {
     struct options opt = parse_options(argc, argv);
     struct child_list children = {NULL, 0, 0};
+    sigset_t wait_mask;
     int listener;
 
     ignore_sigpipe();
-    install_stop_handlers();
+    install_stop_handlers(&wait_mask);
     install_child_reaper();
     listener = open_listener(opt.addr, opt.port);
     announce_listener(listener);
-    serve_forever(listener, &children);
+    serve_forever(listener, &children, &wait_mask);
 
     close(listener); /* refuse new clients while the children stop */
     stop_children(&children);

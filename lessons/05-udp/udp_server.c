@@ -19,6 +19,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -159,6 +161,14 @@ static void print_listening(int fd)
         die("write to stdout");
 }
 
+static int set_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0)
+        return -1;
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
 static void handle_stop_signal(int sig)
 {
     (void)sig;
@@ -169,13 +179,37 @@ static void handle_stop_signal(int sig)
  * Step 4: SIGINT and SIGTERM set a flag. No SA_RESTART: the blocked
  * recvfrom() must return with EINTR so the loop sees the flag at once.
  */
-static void install_stop_handlers(void)
+static void install_stop_handlers(sigset_t *wait_mask)
 {
     /* TODO(step 4): sigaction() for SIGINT and SIGTERM with
      * handle_stop_signal, an empty sa_mask and sa_flags = 0 (NOT
-     * SA_RESTART); check each call (die("sigaction")). Until then a signal
-     * kills the server with the default action. */
+     * SA_RESTART); check each call (die("sigaction")). Then block both
+     * with sigprocmask(SIG_BLOCK, ..., wait_mask): the old mask, which
+     * wait_for_datagram gives to pselect. Until then a signal kills the
+     * server with the default action. */
     (void)handle_stop_signal;
+    sigemptyset(wait_mask);
+}
+
+/*
+ * Step 4: waits until a datagram is there, or a stop signal comes. Checking
+ * stop_requested and then calling recvfrom() leaves a window: a signal that
+ * lands between the two sets the flag, and recvfrom() sleeps on until the
+ * next datagram, maybe forever. The stop signals are blocked everywhere but
+ * inside pselect(), which unblocks them and starts waiting in one step: a
+ * signal that came after the check is still pending, and ends the wait at
+ * once. Returns 0 when a datagram waits, -1 on a signal.
+ */
+static int wait_for_datagram(int fd, const sigset_t *wait_mask)
+{
+    fd_set readable;
+
+    FD_ZERO(&readable);
+    FD_SET(fd, &readable); /* opened first: far below FD_SETSIZE */
+    /* TODO(step 4): wait with pselect(..., wait_mask) instead: select()
+     * leaves the window open. A failure other than EINTR: die("pselect"). */
+    (void)wait_mask;
+    return select(fd + 1, &readable, NULL, NULL, NULL) < 0 ? -1 : 0;
 }
 
 /* The largest reply we may send back to this sender: it depends on the IP
@@ -237,7 +271,7 @@ static void log_datagram(const struct sockaddr_storage *sender, socklen_t sender
  * datagram and the address it came from; sendto() sends the reply there.
  * A failure concerns one datagram only: log it and go on serving.
  */
-static void serve(int fd)
+static void serve(int fd, const sigset_t *wait_mask)
 {
     char data[RECV_BUFFER_SIZE];
     char reply[RECV_BUFFER_SIZE + sizeof HELLO_PREFIX + sizeof HELLO_SUFFIX];
@@ -248,18 +282,25 @@ static void serve(int fd)
         ssize_t n = 0;
         size_t reply_len;
 
-        /* TODO(step 2): n = recvfrom() one datagram into data, with the
-         * sender's address in sender and sender_len. On an error, log it
-         * (unless errno is EINTR: then the loop checks stop_requested) and
-         * continue. Then delete the two lines below. */
+        /* TODO(step 2): before the loop, make fd non-blocking
+         * (set_nonblocking; die on failure). In the loop: wait_for_datagram
+         * (-1: a signal, continue); n = recvfrom() one datagram into data,
+         * with the sender's address in sender and sender_len. On an error,
+         * log it (unless errno is EINTR, a signal, or EAGAIN, nothing there
+         * after all) and continue. Then delete the lines below. */
+        (void)wait_mask;
+        (void)wait_for_datagram;
+        (void)set_nonblocking;
         fputs("udp_server: not implemented yet (step 2)\n", stderr);
         exit(1);
 
         log_datagram(&sender, sender_len, data, (size_t)n);
         reply_len = make_reply(data, (size_t)n, max_payload_for(&sender), reply);
-        /* TODO(step 2): sendto() reply_len bytes of reply to the sender; on
-         * an error, log it and go on: one bad datagram must not stop the
-         * server. Then delete the line below. */
+        /* TODO(step 2): sendto() reply_len bytes of reply to the sender.
+         * EINTR (a signal came, nothing was sent): send again, unless
+         * stop_requested is set. On another error, log it and go on: one
+         * bad datagram must not stop the server. Then delete the lines
+         * below. */
         (void)reply_len;
         (void)fd;
     }
@@ -269,6 +310,7 @@ int main(int argc, char **argv)
 {
     const char *addr = "127.0.0.1";
     const char *port = "9999";
+    sigset_t wait_mask;
     int opt;
     int fd;
 
@@ -293,10 +335,10 @@ int main(int argc, char **argv)
         usage_error("unexpected argument '%s'", argv[optind]);
 
     /* Before the listening line: whoever reads it may signal us at once. */
-    install_stop_handlers();
+    install_stop_handlers(&wait_mask);
     fd = open_udp_socket(addr, port);
     print_listening(fd);
-    serve(fd);
+    serve(fd, &wait_mask);
     fputs("udp_server: stopping\n", stderr);
     close(fd);
     return 0;

@@ -60,6 +60,8 @@
 #define MAX_INTERIM_RESPONSES 8 /* 100 Continue and friends before the real one */
 #define DEFAULT_TIMEOUT_S 30.0
 #define MAX_TIMEOUT_S 1000000.0 /* ~11 days: keeps milliseconds in an int */
+#define STOP_CHECK_MS 250       /* the longest a stop may go unseen in a wait */
+#define LINK_HOPS_MAX 8 /* symbolic links followed from -o FILE, one to the next */
 
 /* Set by SIGINT/SIGTERM so a transfer in progress stops and cleans up. */
 static volatile sig_atomic_t stop_requested = 0;
@@ -335,26 +337,36 @@ static int set_nonblocking(int fd)
 }
 
 /*
- * Waits until fd is ready for `events` or timeout_ms passes. Returns 0 when
- * ready, -1 with errno set (ETIMEDOUT when the time ran out, EINTR when a
- * stop was requested).
+ * Waits until fd is ready for `events` or timeout_ms passes (-1: no limit).
+ * Returns 0 when ready, -1 with errno set (ETIMEDOUT when the time ran out,
+ * EINTR when a stop was requested).
+ *
+ * A stop signal interrupts poll() with EINTR. But one that lands after the
+ * last look at stop_requested and before poll() starts would go unseen for
+ * the whole timeout: so poll() waits in slices of STOP_CHECK_MS, with a look
+ * at the flag between them.
  */
 static int wait_for(int fd, short events, int timeout_ms)
 {
     struct pollfd pfd = {.fd = fd, .events = events, .revents = 0};
-    for (;;) {
-        int n = poll(&pfd, 1, timeout_ms);
+    int left = timeout_ms;
+    while (!stop_requested) {
+        int slice = (left < 0 || left > STOP_CHECK_MS) ? STOP_CHECK_MS : left;
+        int n = poll(&pfd, 1, slice);
         if (n > 0)
             return 0;
-        if (n == 0) {
+        if (n < 0 && errno != EINTR)
+            return -1;
+        if (n == 0 && left >= 0 && (left -= slice) <= 0) {
             errno = ETIMEDOUT;
             return -1;
         }
-        if (errno != EINTR || stop_requested)
-            return -1;
-        /* A signal we do not care about: wait again (the timeout restarts,
-         * which only makes the wait longer, never endless). */
+        /* A slice is over, or a signal that is not a stop came: wait again
+         * (an interrupted slice restarts, which only makes the wait a
+         * little longer, never endless). */
     }
+    errno = EINTR;
+    return -1;
 }
 
 /*
@@ -401,7 +413,9 @@ static int connect_to_server(const struct url *u, int timeout_ms)
     int fd = -1;
     int last_errno = 0;
     char where[96] = "";
-    for (const struct addrinfo *ai = list; ai != NULL && fd < 0; ai = ai->ai_next) {
+    /* A stop ends the search: the next address would wait its own timeout. */
+    for (const struct addrinfo *ai = list; ai != NULL && fd < 0 && !stop_requested;
+         ai = ai->ai_next) {
         format_address(ai->ai_addr, ai->ai_addrlen, where, sizeof where);
         fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
         if (fd < 0) {
@@ -416,6 +430,8 @@ static int connect_to_server(const struct url *u, int timeout_ms)
         }
     }
     freeaddrinfo(list);
+    if (fd < 0 && stop_requested)
+        return fail("interrupted");
     if (fd < 0) {
         errno = last_errno;
         return fail_errno("connect to %s", where);
@@ -467,11 +483,12 @@ static int send_all(int fd, const char *buf, size_t len, int timeout_ms)
             len -= (size_t)n;
             continue;
         }
-        if (errno == EINTR)
-            continue;
+        if (errno == EINTR && !stop_requested)
+            continue; /* a signal that is not a stop: send again */
         bool would_block = errno == EAGAIN || errno == EWOULDBLOCK;
-        if (!would_block || wait_for(fd, POLLOUT, timeout_ms) < 0)
-            return fail_errno("send the request");
+        if (would_block && wait_for(fd, POLLOUT, timeout_ms) == 0)
+            continue;
+        return errno == EINTR ? fail("interrupted") : fail_errno("send the request");
     }
     return 0;
 }
@@ -712,7 +729,7 @@ static void print_verbose_line(bool verbose, const char *line, size_t len)
 /* Reads header lines up to the empty line that ends them. */
 static int read_headers(struct conn *c, struct response_head *head, bool verbose)
 {
-    char line[LINE_MAX_BYTES];
+    char line[LINE_MAX_BYTES] = {0};
     size_t total = 0;
     bool closed = false;
     for (;;) {
@@ -804,22 +821,104 @@ static int check_status(const struct http_status *st)
 
 struct output {
     int fd;
-    const char *final_path; /* NULL: stdout */
+    const char *final_path; /* FILE, or what its symbolic link points to; NULL: stdout */
     char *temp_path;        /* malloc'd; NULL once renamed or removed */
+    char *link_target;      /* malloc'd when FILE is a symbolic link: where it points */
 };
+
+/*
+ * Where a symbolic link points: its text (readlink), taken relative to the
+ * link's own folder unless it starts with '/'. Returns a malloc'd path, or
+ * NULL with errno set.
+ */
+static char *link_destination(const char *link)
+{
+    char text[4096];
+    ssize_t n = readlink(link, text, sizeof text);
+    if (n < 0)
+        return NULL;
+    if ((size_t)n == sizeof text) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    const char *slash = strrchr(link, '/');
+    size_t folder_len =
+        (text[0] == '/' || slash == NULL) ? 0 : (size_t)(slash - link) + 1;
+    char *destination = malloc(folder_len + (size_t)n + 1);
+    if (destination == NULL)
+        return NULL;
+    memcpy(destination, link, folder_len);
+    memcpy(destination + folder_len, text, (size_t)n);
+    destination[folder_len + (size_t)n] = '\0';
+    return destination;
+}
+
+/*
+ * Where the body really goes, and what is there now (*st, when *exists).
+ * A symbolic link at FILE is followed, as `curl -o` and the shell's `>` do:
+ * renaming onto the link would replace the link itself with a regular file.
+ * (A link to nothing: the file it names is created.) FILE may not be a
+ * folder: rename() could never put a file there.
+ */
+static int find_output_file(struct output *out, const char *path, struct stat *st,
+                            bool *exists)
+{
+    *exists = false;
+    out->final_path = path;
+    for (int hops = 0;; hops++) {
+        if (lstat(out->final_path, st) < 0)
+            return errno == ENOENT ? 0 : fail_errno("-o %s", path);
+        if (!S_ISLNK(st->st_mode))
+            break;
+        char *destination =
+            hops < LINK_HOPS_MAX ? link_destination(out->final_path) : NULL;
+        if (destination == NULL) {
+            if (hops == LINK_HOPS_MAX)
+                errno = ELOOP;
+            return fail_errno("follow the symbolic link %s", path);
+        }
+        free(out->link_target);
+        out->link_target = destination;
+        out->final_path = destination;
+    }
+    if (S_ISDIR(st->st_mode))
+        return fail("-o %s: is a folder, not a file", path);
+    *exists = true;
+    return 0;
+}
+
+/*
+ * A FILE that exists keeps its permission bits: a private 0600 file stays
+ * private. A new one gets the usual 0666 minus the umask. (mkstemp made the
+ * temporary file 0600.)
+ */
+static mode_t output_mode(bool exists, const struct stat *st)
+{
+    if (exists)
+        return st->st_mode & 0777;
+    mode_t mask = umask(0);
+    umask(mask);
+    return 0666 & ~mask;
+}
 
 static int output_open(struct output *out, const char *path)
 {
     out->fd = STDOUT_FILENO;
     out->final_path = path;
     out->temp_path = NULL;
+    out->link_target = NULL;
     if (path == NULL)
         return 0;
-    size_t len = strlen(path) + sizeof ".XXXXXX";
+    struct stat st;
+    bool exists = false;
+    if (find_output_file(out, path, &st, &exists) < 0)
+        return -1;
+    /* Beside the file it replaces: rename() is atomic within one folder. */
+    size_t len = strlen(out->final_path) + sizeof ".XXXXXX";
     out->temp_path = malloc(len);
     if (out->temp_path == NULL)
         return fail_errno("allocate a file name");
-    snprintf(out->temp_path, len, "%s.XXXXXX", path);
+    snprintf(out->temp_path, len, "%s.XXXXXX", out->final_path);
     out->fd = mkstemp(out->temp_path);
     if (out->fd < 0) {
         fail_errno("create a temporary file for %s", path);
@@ -827,18 +926,24 @@ static int output_open(struct output *out, const char *path)
         out->temp_path = NULL;
         return -1;
     }
-    /* mkstemp makes the file 0600; give it the usual 0666 minus umask. */
-    mode_t mask = umask(0);
-    umask(mask);
-    if (fchmod(out->fd, 0666 & ~mask) < 0)
+    if (fchmod(out->fd, output_mode(exists, &st)) < 0)
         return fail_errno("set the mode of %s", out->temp_path);
     return 0;
 }
 
-/* write() may also write less than asked: loop (as CS:APP rio_writen). */
+/*
+ * write() may also write less than asked: loop (as CS:APP rio_writen).
+ * Writing to a full pipe (`http_get URL | less` with the pager not reading)
+ * blocks; a stop signal ends that write early (EINTR, or a short count), and
+ * the loop then looks at the flag before writing again: -1 with EINTR.
+ */
 static int write_all(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
+        if (stop_requested) {
+            errno = EINTR;
+            return -1;
+        }
         ssize_t n = write(fd, buf, len);
         if (n >= 0) {
             buf += n;
@@ -846,7 +951,7 @@ static int write_all(int fd, const char *buf, size_t len)
             continue;
         }
         if (errno == EINTR)
-            continue;
+            continue; /* the loop head looks at the stop flag */
         /* A non-blocking stdout (inherited) is not an error: wait until it drains. */
         bool would_block = errno == EAGAIN || errno == EWOULDBLOCK;
         if (!would_block || wait_for(fd, POLLOUT, -1) < 0)
@@ -859,8 +964,11 @@ static int write_all(int fd, const char *buf, size_t len)
 static int output_write(void *ctx, const char *data, size_t len)
 {
     struct output *out = ctx;
-    if (write_all(out->fd, data, len) < 0)
+    if (write_all(out->fd, data, len) < 0) {
+        if (errno == EINTR)
+            return fail("interrupted");
         return fail_errno("write to %s", out->temp_path ? out->temp_path : "stdout");
+    }
     return 0;
 }
 
@@ -879,12 +987,16 @@ static int output_commit(struct output *out)
         unlink(out->temp_path);
     free(out->temp_path);
     out->temp_path = NULL;
+    free(out->link_target);
+    out->link_target = NULL;
     return rc;
 }
 
 /* Something failed: remove the temporary file; FILE stays as it was. */
 static void output_discard(struct output *out)
 {
+    free(out->link_target);
+    out->link_target = NULL;
     if (out->temp_path == NULL)
         return;
     if (out->fd >= 0)
@@ -1194,11 +1306,11 @@ static void install_signal_handlers(void)
 }
 
 /* Connect, send the request, read the head, check it, then the body. */
-static int fetch(const struct options *opt, const struct url *url, struct conn *c)
+static int download(const struct options *opt, const struct url *url, struct conn *c,
+                    struct output *out)
 {
     char request[URL_MAX + 512];
     struct response_head head;
-    struct output out = {-1, NULL, NULL};
 
     c->fd = connect_to_server(url, opt->timeout_ms); /* step 2 */
     if (c->fd < 0)
@@ -1210,11 +1322,17 @@ static int fetch(const struct options *opt, const struct url *url, struct conn *
         return -1;
     if (check_status(&head.status) < 0) /* step 6 */
         return -1;
-    if (output_open(&out, opt->output_path) < 0) { /* step 9 */
-        output_discard(&out);
-        return -1;
-    }
-    if (copy_body(c, &head, &out) < 0) { /* steps 7 and 8 */
+    return copy_body(c, &head, out); /* steps 7 and 8 */
+}
+
+/*
+ * The output is opened first (step 9): a FILE that cannot be written (a
+ * missing folder, a folder) fails at once, not after the whole download.
+ */
+static int fetch(const struct options *opt, const struct url *url, struct conn *c)
+{
+    struct output out = {-1, NULL, NULL, NULL};
+    if (output_open(&out, opt->output_path) < 0 || download(opt, url, c, &out) < 0) {
         output_discard(&out);
         return -1;
     }

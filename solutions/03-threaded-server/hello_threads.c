@@ -21,6 +21,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
@@ -184,19 +186,57 @@ static void handle_stop_signal(int sig)
     stop_requested = 1;
 }
 
-static void install_stop_handlers(void)
+/*
+ * Installs the handler, then blocks SIGINT and SIGTERM: from here on they
+ * can only arrive inside wait_for_client(), whose pselect() unblocks them
+ * (with *wait_mask, the mask from before) for just as long as it waits.
+ */
+static void install_stop_handlers(sigset_t *wait_mask)
 {
     struct sigaction sa;
+    sigset_t stop_signals;
+    int rc;
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = handle_stop_signal;
     sigemptyset(&sa.sa_mask);
-    /* No SA_RESTART: a blocked accept() must fail with EINTR when we are
-     * asked to stop, so the loop gets a chance to look at the flag. */
+    /* No SA_RESTART: the waiting pselect() must fail with EINTR when we
+     * are asked to stop, so the loop gets a chance to look at the flag. */
     sa.sa_flags = 0;
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
         die("sigaction SIGINT/SIGTERM");
     }
+    /* Blocked before the first thread starts: every thread inherits it. */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    rc = pthread_sigmask(SIG_BLOCK, &stop_signals, wait_mask);
+    if (rc != 0) {
+        errno = rc;
+        die("pthread_sigmask");
+    }
+}
+
+/* ---------- descriptors ---------- */
+
+static int set_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) {
+        return -1;
+    }
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+/* The BSDs hand the listener's O_NONBLOCK on to an accepted socket (Linux
+ * does not); a connection thread wants its reads and writes to wait. */
+static int set_blocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) {
+        return -1;
+    }
+    return fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
 }
 
 /* ---------- addresses ---------- */
@@ -526,7 +566,7 @@ static int start_connection_thread(struct connection *conn)
     if (rc == 0) {
         /* A new thread inherits the signal mask: block SIGINT and SIGTERM
          * while creating it, so they are always delivered to the main
-         * thread, the one waiting in accept(). */
+         * thread, the one waiting for clients. */
         sigemptyset(&stop_signals);
         sigaddset(&stop_signals, SIGINT);
         sigaddset(&stop_signals, SIGTERM);
@@ -555,9 +595,39 @@ static void pause_after_failed_accept(int err)
     }
 }
 
-/* Accepts connections until SIGINT or SIGTERM, each served by a thread. */
-static void serve_forever(int listener)
+/*
+ * Step 5: waits until a client is waiting to be accepted, or a stop signal
+ * comes. Checking stop_requested and then calling accept() leaves a window:
+ * a signal that lands between the two sets the flag, and accept() sleeps on
+ * until the next client, maybe forever. Here the stop signals are blocked
+ * everywhere but inside pselect(), which unblocks them (wait_mask) and starts
+ * waiting in one step: a signal that came after the check is still pending,
+ * and ends this wait at once. Returns 0 when a client waits, -1 on a signal.
+ */
+static int wait_for_client(int listener, const sigset_t *wait_mask)
 {
+    fd_set readable;
+
+    FD_ZERO(&readable);
+    FD_SET(listener, &readable); /* opened first: far below FD_SETSIZE */
+    if (pselect(listener + 1, &readable, NULL, NULL, NULL, wait_mask) < 0) {
+        if (errno != EINTR) {
+            die("pselect");
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/* Accepts connections until SIGINT or SIGTERM, each served by a thread. */
+static void serve_forever(int listener, const sigset_t *wait_mask)
+{
+    /* The client wait_for_client saw may give up before accept() takes it:
+     * non-blocking, accept() then fails with EAGAIN instead of waiting
+     * (with the stop signals blocked) for the next one. */
+    if (set_nonblocking(listener) < 0) {
+        die("fcntl O_NONBLOCK on the listener");
+    }
     while (!stop_requested) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
@@ -565,9 +635,12 @@ static void serve_forever(int listener)
         int fd;
         int rc;
 
+        if (wait_for_client(listener, wait_mask) < 0) {
+            continue; /* a signal: the loop checks the stop flag */
+        }
         fd = accept(listener, (struct sockaddr *)&ss, &len);
         if (fd < 0) {
-            if (errno != EINTR) {
+            if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
                 int err = errno; /* log_error's fprintf may change errno */
 
                 /* e.g. EMFILE or ECONNABORTED: one failed accept must not
@@ -575,7 +648,12 @@ static void serve_forever(int listener)
                 log_error(err, "accept");
                 pause_after_failed_accept(err);
             }
-            continue; /* EINTR: a signal; the loop checks the stop flag */
+            continue; /* EINTR: a signal; EAGAIN: that client left */
+        }
+        if (set_blocking(fd) < 0) {
+            log_error(errno, "fcntl on a new connection");
+            close(fd);
+            continue;
         }
         conn = malloc(sizeof *conn);
         if (conn == NULL) {
@@ -599,13 +677,14 @@ static void serve_forever(int listener)
 int main(int argc, char **argv)
 {
     struct options opt = parse_options(argc, argv);
+    sigset_t wait_mask;
     int listener;
 
     ignore_sigpipe();
-    install_stop_handlers();
+    install_stop_handlers(&wait_mask);
     listener = open_listener(opt.addr, opt.port);
     announce_listener(listener);
-    serve_forever(listener);
+    serve_forever(listener, &wait_mask);
 
     /* Threads still serving clients end with the process. */
     close(listener);

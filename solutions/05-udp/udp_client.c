@@ -186,7 +186,10 @@ static char *expected_reply(const char *name, size_t *len)
  */
 static int send_name(int fd, const char *name)
 {
-    if (send(fd, name, strlen(name), 0) < 0) {
+    /* A signal that interrupts send() leaves nothing sent: send again. */
+    while (send(fd, name, strlen(name), 0) < 0) {
+        if (errno == EINTR)
+            continue;
         if (errno == ECONNREFUSED)
             return -1;
         die("send");

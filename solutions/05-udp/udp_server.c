@@ -15,6 +15,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -178,6 +180,14 @@ static void print_listening(int fd)
         die("write to stdout");
 }
 
+static int set_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0)
+        return -1;
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
 static void handle_stop_signal(int sig)
 {
     (void)sig;
@@ -185,12 +195,16 @@ static void handle_stop_signal(int sig)
 }
 
 /*
- * Step 4: SIGINT and SIGTERM set a flag. No SA_RESTART: the blocked
- * recvfrom() must return with EINTR so the loop sees the flag at once.
+ * Step 4: SIGINT and SIGTERM set a flag. No SA_RESTART: the waiting
+ * pselect() must return with EINTR so the loop sees the flag at once. Then
+ * both are blocked: from here on they can only arrive inside
+ * wait_for_datagram(), whose pselect() unblocks them (*wait_mask, the mask
+ * from before) for just as long as it waits.
  */
-static void install_stop_handlers(void)
+static void install_stop_handlers(sigset_t *wait_mask)
 {
     struct sigaction sa;
+    sigset_t stop_signals;
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = handle_stop_signal;
@@ -198,6 +212,34 @@ static void install_stop_handlers(void)
     sa.sa_flags = 0;
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
         die("sigaction");
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &stop_signals, wait_mask) < 0)
+        die("sigprocmask");
+}
+
+/*
+ * Step 4: waits until a datagram is there, or a stop signal comes. Checking
+ * stop_requested and then calling recvfrom() leaves a window: a signal that
+ * lands between the two sets the flag, and recvfrom() sleeps on until the
+ * next datagram, maybe forever. The stop signals are blocked everywhere but
+ * inside pselect(), which unblocks them and starts waiting in one step: a
+ * signal that came after the check is still pending, and ends the wait at
+ * once. Returns 0 when a datagram waits, -1 on a signal.
+ */
+static int wait_for_datagram(int fd, const sigset_t *wait_mask)
+{
+    fd_set readable;
+
+    FD_ZERO(&readable);
+    FD_SET(fd, &readable); /* opened first: far below FD_SETSIZE */
+    if (pselect(fd + 1, &readable, NULL, NULL, NULL, wait_mask) < 0) {
+        if (errno != EINTR)
+            die("pselect");
+        return -1;
+    }
+    return 0;
 }
 
 /* The largest reply we may send back to this sender: it depends on the IP
@@ -262,30 +304,44 @@ static void log_datagram(const struct sockaddr_storage *sender, socklen_t sender
  * datagram and the address it came from; sendto() sends the reply there.
  * A failure concerns one datagram only: log it and go on serving.
  */
-static void serve(int fd)
+static void serve(int fd, const sigset_t *wait_mask)
 {
     char data[RECV_BUFFER_SIZE];
     char reply[RECV_BUFFER_SIZE + sizeof HELLO_PREFIX + sizeof HELLO_SUFFIX];
 
+    /* pselect() may say "readable" for a datagram the kernel then drops (a
+     * bad checksum): non-blocking, recvfrom() fails with EAGAIN instead of
+     * waiting, with the stop signals blocked, for the next one. */
+    if (set_nonblocking(fd) < 0)
+        die("fcntl O_NONBLOCK");
     while (!stop_requested) {
         struct sockaddr_storage sender;
         socklen_t sender_len = sizeof sender;
-        ssize_t n =
-            recvfrom(fd, data, sizeof data, 0, (struct sockaddr *)&sender, &sender_len);
+        const struct sockaddr *to;
+        ssize_t n;
         size_t reply_len;
 
+        if (wait_for_datagram(fd, wait_mask) < 0)
+            continue; /* a signal: the loop condition checks the stop flag */
+        n = recvfrom(fd, data, sizeof data, 0, (struct sockaddr *)&sender, &sender_len);
         if (n < 0) {
-            if (errno != EINTR)
+            if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
                 fprintf(stderr, "udp_server: recvfrom: %s\n", strerror(errno));
-            /* EINTR: the loop condition checks the stop flag. (A signal
-             * that lands just before recvfrom() is only seen at the next
-             * datagram: see "Going further" in the lesson.) */
-            continue;
+            continue; /* EINTR: a signal; EAGAIN: nothing there after all */
         }
         log_datagram(&sender, sender_len, data, (size_t)n);
         reply_len = make_reply(data, (size_t)n, max_payload_for(&sender), reply);
-        if (sendto(fd, reply, reply_len, 0, (struct sockaddr *)&sender, sender_len) < 0)
-            fprintf(stderr, "udp_server: sendto: %s\n", strerror(errno));
+        /* A signal that interrupts sendto() leaves nothing sent: send
+         * again, unless that signal asked us to stop. */
+        to = (const struct sockaddr *)&sender;
+        while (sendto(fd, reply, reply_len, 0, to, sender_len) < 0) {
+            if (errno != EINTR) {
+                fprintf(stderr, "udp_server: sendto: %s\n", strerror(errno));
+                break;
+            }
+            if (stop_requested)
+                break;
+        }
     }
 }
 
@@ -293,6 +349,7 @@ int main(int argc, char **argv)
 {
     const char *addr = "127.0.0.1";
     const char *port = "9999";
+    sigset_t wait_mask;
     int opt;
     int fd;
 
@@ -317,10 +374,10 @@ int main(int argc, char **argv)
         usage_error("unexpected argument '%s'", argv[optind]);
 
     /* Before the listening line: whoever reads it may signal us at once. */
-    install_stop_handlers();
+    install_stop_handlers(&wait_mask);
     fd = open_udp_socket(addr, port);
     print_listening(fd);
-    serve(fd);
+    serve(fd, &wait_mask);
     fputs("udp_server: stopping\n", stderr);
     close(fd);
     return 0;

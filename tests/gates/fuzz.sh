@@ -106,13 +106,15 @@ solution_of() {
         head -n 1
 }
 
-# skip_or_fail MESSAGE: a missing tool skips the whole run, except under CI.
+# skip_or_fail WHY: a missing tool skips the whole run, except under CI. The
+# last line says so: "fuzz: skipped (WHY)" (make test reports the gate as
+# skipped, not passed).
 skip_or_fail() {
     if [ "${CI:-}" = true ]; then
         echo "fuzz.sh: $1 (required when CI=true)" >&2
         exit 1
     fi
-    echo "fuzz.sh: $1: skipped"
+    echo "fuzz: skipped ($1)"
     exit 0
 }
 
@@ -147,7 +149,7 @@ replay_target() {
 }
 
 if [ "$mode" = replay ]; then
-    command -v "${CC:-cc}" >/dev/null 2>&1 || skip_or_fail "${CC:-cc} is not installed"
+    command -v "${CC:-cc}" >/dev/null 2>&1 || skip_or_fail "${CC:-cc} not installed"
     echo "== fuzz corpus replay: ${CC:-cc} ${san_flags[*]}"
     for t in "${targets[@]}"; do
         replay_target "$t"
@@ -165,12 +167,12 @@ fi
 # ---- fuzz mode -------------------------------------------------------------
 
 fuzz_cc=${FUZZ_CC:-clang}
-command -v "$fuzz_cc" >/dev/null 2>&1 || skip_or_fail "$fuzz_cc is not installed"
+command -v "$fuzz_cc" >/dev/null 2>&1 || skip_or_fail "$fuzz_cc not installed"
 probe="$build_dir/probe"
 if ! printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
     'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }' |
     "$fuzz_cc" -fsanitize=fuzzer -x c -o "$probe" - >/dev/null 2>&1; then
-    skip_or_fail "$fuzz_cc cannot build with -fsanitize=fuzzer (install libFuzzer: libclang-rt-dev)"
+    skip_or_fail "$fuzz_cc cannot build with -fsanitize=fuzzer: install libFuzzer, libclang-rt-dev"
 fi
 rm -f "$probe"
 

@@ -24,7 +24,9 @@
 #
 # Exit status: 0 when every tool that ran is clean, 1 on any finding. A tool
 # that is not installed is skipped with a message, except when CI=true, where
-# a missing tool is an error (CI must check everything).
+# a missing tool is an error (CI must check everything). The last line says
+# what was skipped: "lint: skipped (TOOL, TOOL not installed)" when no tool
+# ran, "lint: all clean, part skipped (TOOL not installed)" when some did.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -34,8 +36,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sockstep-lint.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
-declare -a summary=()
+declare -a summary=() missing=()
 failed=0
+ran=0
 
 note() { printf '%s\n' "$*"; }
 record() { # record TOOL STATUS DETAIL
@@ -49,8 +52,10 @@ record() { # record TOOL STATUS DETAIL
 # failure) and returns false.
 have() {
     if command -v "$1" >/dev/null 2>&1; then
+        ran=$((ran + 1))
         return 0
     fi
+    missing+=("$1")
     if [ "${CI:-}" = true ]; then
         note "lint: $1 is not installed, and CI=true requires it"
         record "$1" FAIL "not installed (required when CI=true)"
@@ -59,6 +64,12 @@ have() {
         record "$1" skipped "not installed"
     fi
     return 1
+}
+
+# missing_list: the tools that were not installed, "a, b, c".
+missing_list() {
+    local IFS=,
+    printf '%s' "${missing[*]}" | sed 's/,/, /g'
 }
 
 # ---- the files -------------------------------------------------------------
@@ -291,4 +302,10 @@ if [ "$failed" -ne 0 ]; then
     note "lint: FAILED (fix the findings above; see .clang-tidy for why each check is on)"
     exit 1
 fi
-note "lint: all clean"
+if [ "${#missing[@]}" -eq 0 ]; then
+    note "lint: all clean"
+elif [ "$ran" -eq 0 ]; then
+    note "lint: skipped ($(missing_list) not installed)"
+else
+    note "lint: all clean, part skipped ($(missing_list) not installed)"
+fi

@@ -37,24 +37,61 @@ find_bats_libs() {
     return 1
 }
 
+# install_bats_from_npm DEPS: npm's output goes to DEPS/npm-install.log; on
+# failure its last error lines are shown with the path of its own debug log
+# (where a TLS or registry failure is explained).
 install_bats_from_npm() {
-    local deps=$1
-    echo "sockstep: installing ${BATS_NPM_PACKAGES[*]} into ${deps#"$SOCKSTEP_ROOT"/} (once)" >&2
+    local deps=$1 log=$1/npm-install.log rc=0
+    echo "sockstep: installing ${BATS_NPM_PACKAGES[*]} into ${deps#"$SOCKSTEP_ROOT"/} with npm (once;" \
+        "needs the npm registry, https://registry.npmjs.org, reachable)" >&2
     mkdir -p "$deps"
-    npm install --silent --no-audit --no-fund --prefix "$deps" "${BATS_NPM_PACKAGES[@]}" >&2
+    npm install --no-audit --no-fund --loglevel=error --prefix "$deps" "${BATS_NPM_PACKAGES[@]}" \
+        >"$log" 2>&1 || rc=$?
+    ((rc == 0)) && return 0
+    npm_failed "$rc" "$log"
+    return 1
+}
+
+# npm_failed STATUS LOG: npm's last error lines, and where its logs are.
+npm_failed() {
+    local errors debug_log
+    errors=$(grep -E '^npm (ERR!|error) ' "$2" | grep -v 'A complete log of this run' | tail -n 8)
+    debug_log=$(sed -n 's/.*A complete log of this run can be found in:* *//p' "$2" | tail -n 1)
+    {
+        echo "sockstep: npm install failed (exit status $1); its last lines:"
+        printf '%s\n' "${errors:-$(tail -n 8 "$2")}" | sed 's/^/    /'
+        echo "  npm's output: ${2#"$SOCKSTEP_ROOT"/}"
+        [[ -z $debug_log ]] || echo "  npm's own log: $debug_log"
+        echo "  (npm needs https://registry.npmjs.org reachable: check a proxy or TLS setting, or install the packages below)"
+    } >&2
+}
+
+# need_procps: bats stops a test that runs past BATS_TEST_TIMEOUT with pkill
+# or ps; without either it runs no test at all (it only prints the plan and
+# an error per test), so this is checked before anything runs.
+need_procps() {
+    if command -v pkill >/dev/null || command -v ps >/dev/null; then
+        return 0
+    fi
+    echo "sockstep: the tests need ps and pkill (bats stops a test that hangs with them): install procps" \
+        "(Debian/Ubuntu: sudo apt-get install procps; Fedora: sudo dnf install procps-ng)" >&2
+    return 1
 }
 
 bats_missing() {
     cat >&2 <<'EOF'
 sockstep: bats-core 1.5+ with bats-support and bats-assert is needed to run the tests.
   Debian/Ubuntu: sudo apt-get install bats bats-support bats-assert
-  macOS:         brew install bats-core bats-support bats-assert
+  Fedora:        sudo dnf install npm (bats-core is then installed from npm)
+  macOS:         brew install bats-core; brew tap bats-core/bats-core; brew install bats-support bats-assert
   any system with Node.js: npm is used automatically when it is installed
+  (README.md, "Quick start", lists every package per platform)
 EOF
     return 1
 }
 
 find_bats() {
+    need_procps || return 1
     local system_libs="${BATS_LIB_PATH:-}:/usr/lib/bats:/usr/local/lib/bats:/usr/local/lib:/opt/homebrew/lib"
     local deps="$SOCKSTEP_ROOT/.deps"
     local libs

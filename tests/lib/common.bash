@@ -289,14 +289,26 @@ require_command() {
     command -v "$1" >/dev/null || skip "$1 is not installed"
 }
 
-# require_netns: network namespaces need root and iproute2.
+# require_netns: network namespaces need root and iproute2, and a machine
+# that lets `ip netns exec` enter one (it remounts /sys, which a chroot or a
+# container may refuse): the whole path is probed, and the test skipped with
+# the reason when any part fails.
 require_netns() {
-    local probe="sockstep-probe-$$"
+    local probe="sockstep-probe-$$-${BATS_TEST_NUMBER:-0}" why
     [[ ${SOCKSTEP_NO_NETNS:-} != 1 ]] || skip "network namespace tests turned off (SOCKSTEP_NO_NETNS=1)"
     command -v ip >/dev/null || skip "network namespaces need iproute2 (ip)"
     [[ $(id -u) == 0 ]] || skip "network namespaces need root"
-    ip netns add "$probe" 2>/dev/null || skip "this machine does not allow network namespaces"
+    if ! why=$(ip netns add "$probe" 2>&1); then
+        skip "this machine does not allow network namespaces (ip netns add: $(_first_line "$why"))"
+    fi
+    local entered=0
+    why=$(ip netns exec "$probe" true 2>&1) || entered=$?
     ip netns delete "$probe" 2>/dev/null || true
+    ((entered == 0)) || skip "cannot enter a network namespace here (ip netns exec: $(_first_line "${why:-exit status $entered}"))"
+}
+
+_first_line() {
+    printf '%s' "${1%%$'\n'*}" | escape_bytes
 }
 
 _require_proc() {
@@ -330,4 +342,21 @@ rss_kib() {
     local field=VmRSS
     [[ ${2:-} != peak ]] || field=VmHWM
     awk -v f="$field:" '$1 == f { print $2 }' "/proc/$1/status"
+}
+
+# ------------------------------------------------------ unlucky system calls
+
+# unlucky_prefix VAR=VALUE...: sets UNLUCKY_PREFIX, the words to put before
+# a command so that it runs with the LD_PRELOAD library
+# build/fixtures/unlucky.so (tests/fixtures/preload/unlucky.c says what each
+# UNLUCKY_... variable does): `start_server "${UNLUCKY_PREFIX[@]}" PROG ...`.
+unlucky_prefix() {
+    local path="$SOCKSTEP_FIXTURES/unlucky.so"
+    if [[ ! -f $path ]]; then
+        fail "test library unlucky.so is not built (looked for ${path#"$SOCKSTEP_ROOT"/}): run make"
+        return 1
+    fi
+    # A sanitizer build wants its runtime first; this library has none.
+    UNLUCKY_PREFIX=(env "LD_PRELOAD=$path"
+        "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@")
 }

@@ -86,6 +86,19 @@ programs_folder() {
     fi
 }
 
+# report_skips: each distinct reason a test was skipped for, once, with its
+# count (a skipped test tested nothing: the reason says what to install).
+report_skips() {
+    skip_summary "$results_dir"/*.tsv
+}
+
+# tested_something PASS FAIL: a grade over no test that ran is no grade.
+tested_something() {
+    (($1 + $2 > 0)) && return 0
+    echo "FAIL  no test ran: there is nothing to grade (see above)"
+    return 1
+}
+
 main() {
     find_bats || exit 2
     local lessons lesson logs table="" total_pass=0 total_fail=0 total_skip=0
@@ -147,6 +160,8 @@ main() {
     if ((total_fail > 0)) && [[ $(which_programs) == lessons ]]; then
         echo "Next: read the first FAIL above; its name says which step of the lesson it checks."
     fi
+    report_skips
+    tested_something "$total_pass" "$total_fail" || total_fail=$((total_fail + 1))
     echo "$total_pass passed, $total_fail failed, $total_skip skipped"
     ((total_fail == 0))
 }

@@ -770,3 +770,43 @@ hello_test_socat() {
         $'Welcome!\nHello, Michael!' "$output" \
         "the server must drop the '\\r' of \"\\r\\n\" and close after exit $(_hello_see "$step")"
 }
+
+# ------------------------------------------------------------ the stop race
+
+# hello_test_stop_race PROG STEP SIGNAL: SIGNAL lands after the server last
+# looked at its stop flag and before it blocks. The LD_PRELOAD library
+# unlucky.so holds the server for up to 5 s at the entrance of each waiting
+# call (accept, recvfrom, poll, select, pselect, epoll_wait...) and writes its name to
+# a file; the signal is sent once that name is there. A server that checks
+# the flag and then calls accept() sleeps through the signal; one that keeps
+# the stop signals blocked outside its wait (pselect) or wakes on a
+# self-pipe still ends within 1 s.
+hello_test_stop_race() {
+    local prog=$1 step=$2 signal=$3 mark="$BATS_TEST_TMPDIR/waiting-calls" started elapsed call
+    shift 3
+    unlucky_prefix UNLUCKY_WINDOW_MS=5000 "UNLUCKY_MARK=$mark" || return 1
+    start_server "${UNLUCKY_PREFIX[@]}" "$prog" -p 0 "$@" || return 1
+    # A server that never waits in one of those calls gets the signal anyway.
+    wait_until 5 test -s "$mark" || true
+    call=$(head -n 1 "$mark" 2>/dev/null) || true
+    started=$(_hello_now_ms)
+    kill -s "$signal" "$SERVER_PID"
+    if ! wait_exit "$SERVER_PID" 3; then
+        report_mismatch "SIG$signal to the server just before it blocked in ${call:-its wait} (no client)" \
+            "the server exits within 1 s with status 0" "still running after 3 s" \
+            "the signal came after the loop had looked at the stop flag: the flag is set, but ${call:-the wait} blocks anyway until the next client comes. Keep SIGINT and SIGTERM blocked outside the wait and wait with pselect() (ppoll, epoll_pwait), which unblocks them only while it waits; or never wait longer than a fraction of a second at a time $(_hello_see "$step")"
+        return 1
+    fi
+    elapsed=$(($(_hello_now_ms) - started))
+    if ((EXIT_STATUS != 0)); then
+        report_mismatch "SIG$signal to the server" "exit status 0" "exit status $EXIT_STATUS" \
+            "install a handler that sets a stop flag $(_hello_see "$step")"
+        return 1
+    fi
+    if ((elapsed > $(_hello_ms 1300))); then
+        report_mismatch "SIG$signal to the server just before it blocked in ${call:-its wait}" \
+            "the server exits within 1 s" "it took $elapsed ms" \
+            "the wait must end as soon as the signal arrives $(_hello_see "$step")"
+        return 1
+    fi
+}

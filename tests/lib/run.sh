@@ -9,9 +9,20 @@
 #   <ok|fail|skip> TAB <seconds> TAB <test name> TAB <diagnostics file>
 # Returns 0 when no test failed. With TEST_FILTER set (a regular expression),
 # only the tests whose names match it run.
+#
+# A run that did not test what it planned is a failure, recorded as a row
+# whose name starts with "the test run: " (see run_failures): bats printed no
+# plan, planned N tests and reported fewer (it stopped early, or could not
+# run them), found no test at all, or skipped every test.
 
 : "${BATS_TEST_TIMEOUT:=60}"
 export BATS_TEST_TIMEOUT
+
+# The line that follows bats's output when bats has exited. The reading stops
+# there, not at the end of the pipe: bats can leave its timeout countdown (a
+# `sleep BATS_TEST_TIMEOUT`) behind after a test that ends at once, and that
+# process holds the pipe open until it ends.
+RUN_END_MARK="sockstep-run: bats exited"
 
 now() {
     if [[ -n ${EPOCHREALTIME:-} ]]; then
@@ -36,9 +47,13 @@ run_bats_file() {
     local lesson
     lesson=$(basename "$file" .bats)
     local diagdir line status="" name diag="" diag_file="" started finished failed=0 saw_plan=0
+    local planned=0 other
     diagdir=$(dirname "$results")/$(basename "$results" .tsv).diag
     mkdir -p "$diagdir"
     : >"$results"
+    # What bats printed that is not TAP (errors), to explain an incomplete run.
+    other="$diagdir/other.txt"
+    : >"$other"
 
     if [[ ! -d $programs ]]; then
         echo "  programs not built: ${programs#"$SOCKSTEP_ROOT"/} (run make)" >&2
@@ -51,8 +66,14 @@ run_bats_file() {
     # servers in teardown, which bats runs on SIGINT too.
     while IFS= read -r line; do
         case $line in
+        "$RUN_END_MARK "*)
+            # bats has exited: what it left running may hold the pipe open.
+            break
+            ;;
         "1.."*)
             saw_plan=1
+            planned=${line#1..}
+            [[ $planned =~ ^[0-9]+$ ]] || planned=0
             ;;
         "ok "* | "not ok "*)
             finished=$(now)
@@ -89,6 +110,7 @@ run_bats_file() {
             [[ -n $quiet || $status != fail ]] || printf '          %s\n' "${line#"# "}"
             ;;
         *)
+            printf '%s\n' "$line" >>"$other"
             [[ -n $quiet ]] || printf '          %s\n' "$line"
             ;;
         esac
@@ -97,6 +119,7 @@ run_bats_file() {
             SOCKSTEP_PROGRAMS=$programs \
                 SOCKSTEP_FIXTURES=$SOCKSTEP_BUILD/fixtures \
                 "$BATS" --tap ${TEST_FILTER:+--filter "$TEST_FILTER"} "$lesson.bats" 2>&1
+        echo "$RUN_END_MARK $?"
     )
 
     if ((saw_plan == 0)); then
@@ -104,7 +127,50 @@ run_bats_file() {
         [[ -n $quiet ]] || echo "  FAIL  ${file#"$SOCKSTEP_ROOT"/} did not run (see above)"
         failed=1
     fi
+    check_run_complete "$file" "$saw_plan" "$planned" "$results" "$other" "$quiet" || failed=1
     return "$failed"
+}
+
+# check_run_complete FILE SAW_PLAN PLANNED RESULTS OTHER QUIET: a run that
+# planned N tests must report N results, and must plan at least one.
+check_run_complete() {
+    local file=$1 saw_plan=$2 planned=$3 results=$4 other=$5 quiet=$6 reported why detail="" diag
+    ((saw_plan == 1)) || return 0
+    reported=$(wc -l <"$results" | tr -d ' ')
+    if ((reported < planned)); then
+        why="bats planned $planned tests and reported $reported"
+        detail="the $((planned - reported)) tests that did not report did not run"
+    elif ((planned == 0)); then
+        why="bats found no test to run"
+        [[ -z ${TEST_FILTER:-} ]] || why+=" (none matches TEST_FILTER='$TEST_FILTER')"
+    elif [[ $(count_results "$results" skip) == "$reported" ]]; then
+        why="every test was skipped ($reported): nothing was tested"
+        detail="the reasons are in the skip lines"
+    else
+        return 0
+    fi
+    diag="$(dirname "$other")/run.txt"
+    {
+        echo "$why${detail:+: $detail}"
+        if [[ -s $other ]]; then
+            echo "bats said:"
+            sort "$other" | uniq -c | sort -rn | head -n 5 | sed 's/^ *\([0-9]*\) /  (x\1) /'
+        fi
+    } >"$diag"
+    printf 'fail\t0\tthe test run: %s\t%s\n' "$why" "$diag" >>"$results"
+    [[ -n $quiet ]] || {
+        echo "  FAIL  ${file#"$SOCKSTEP_ROOT"/}: $why"
+        sed -n '2,$p' "$diag" | sed 's/^/          /'
+    }
+    return 1
+}
+
+# run_failures RESULTS: the rows (names) that say the run itself went wrong
+# (no programs, no plan, fewer results than planned, no test, every test
+# skipped), not a test.
+run_failures() {
+    awk -F'\t' '$1 == "fail" && ($3 ~ /^the test run: / || $3 ~ /\.bats runs$/ ||
+        $3 == "the programs are built") { print $3 }' "$1"
 }
 
 show_result() {
@@ -120,4 +186,19 @@ count_results() {
     local n
     n=$(cut -f1 "$1" | grep -cx "$2") || true
     printf '%s\n' "${n:-0}"
+}
+
+# skip_summary RESULTS...: one line "N skipped: REASON (n), REASON (n)" over
+# the given result files, each distinct reason once, the commonest first;
+# nothing when no test was skipped.
+skip_summary() {
+    local reasons
+    reasons=$(awk -F'\t' '$1 == "skip" { print $4 }' "$@" |
+        while IFS= read -r diag; do
+            if [[ -s $diag ]]; then head -n 1 "$diag"; else echo skipped; fi
+        done | sort | uniq -c | sort -k1,1rn -k2 |
+        awk '{ n = $1; sub(/^ *[0-9]+ /, ""); total += n
+               list = list (list == "" ? "" : ", ") $0 " (" n ")" }
+             END { if (total) print total " skipped: " list }')
+    [[ -z $reasons ]] || printf '%s\n' "$reasons"
 }

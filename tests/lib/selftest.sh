@@ -22,6 +22,7 @@ source "$here/run.sh"
 
 passed=0
 failed=0
+skipped=0
 # A folder per run, so that two runs at once do not mix their results.
 work="$SOCKSTEP_BUILD/selftest/run.$$"
 trap 'rm -rf "$work"' EXIT
@@ -29,6 +30,11 @@ trap 'rm -rf "$work"' EXIT
 pass() {
     passed=$((passed + 1))
     printf '  ok    %s\n' "$1"
+}
+
+skipped_check() {
+    skipped=$((skipped + 1))
+    printf '  skip  %s\n' "$1"
 }
 
 flunk() {
@@ -40,6 +46,12 @@ flunk() {
 # Names of the tests of RESULTS with STATUS, one per line.
 tests_with_status() {
     awk -F'\t' -v s="$2" '$1 == s { print $3 }' "$1"
+}
+
+# Names of the tests of RESULTS that failed, leaving out the rows that say
+# the run itself went wrong (run_failures): those catch nothing.
+test_failures() {
+    tests_with_status "$1" fail | grep -vxF -f <(run_failures "$1"; echo "//none//")
 }
 
 failure_details() {
@@ -120,7 +132,7 @@ run_mutant() {
     catcher=$(expected_catcher "$source")
     if [[ -n $catcher ]]; then
         TEST_FILTER=$catcher run_lesson_tests "$lesson" "$folder" "$results" quiet && :
-        [[ -n $(tests_with_status "$results" fail) ]] && return
+        [[ -n $(test_failures "$results") ]] && return
     fi
     run_lesson_tests "$lesson" "$folder" "$results" quiet
 }
@@ -133,8 +145,11 @@ check_mutants() {
         source=$(compgen -G "$SOCKSTEP_ROOT/tests/mutants/$lesson/*--$slug.patch" | head -n 1)
         results="$work/$lesson.mutant-$slug.tsv"
         run_mutant "$lesson" "${mutant%/}" "$source" "$results"
-        caught=$(tests_with_status "$results" fail)
-        if [[ -n $caught ]]; then
+        caught=$(test_failures "$results")
+        if [[ -n $(run_failures "$results") ]]; then
+            flunk "$lesson: mutant '$slug': $(run_failures "$results" | head -n 1)" \
+                "$(failure_details "$results")"
+        elif [[ -n $caught ]]; then
             pass "$lesson: mutant '$slug' is caught by: $(head -n 3 <<<"$caught" | paste -sd ';' - | sed 's/;/; /g')"
         else
             flunk "$lesson: mutant '$slug' passes every test"
@@ -142,17 +157,36 @@ check_mutants() {
     done
 }
 
+# check_gate NAME SCRIPT ARGS...: a gate passes, fails, or is skipped when
+# its tools are missing. A gate says so in its last line:
+# "NAME: skipped (TOOL, TOOL not installed)" when nothing ran, or
+# "... part skipped (TOOL not installed)" when some of it did.
 check_gate() {
-    local name=$1
+    local name=$1 last why
     shift
     if [[ ! -f $SOCKSTEP_ROOT/${2:-$1} ]]; then
         return
     fi
     if "$@" >"$work/gate.log" 2>&1; then
-        pass "gate: $name"
+        last=$(tail -n 1 "$work/gate.log")
+        why=$(gate_skip_reason "$last")
+        if [[ -z $why ]]; then
+            pass "gate: $name"
+        elif [[ $last == *"part skipped ("* ]]; then
+            pass "gate: $name, part skipped ($why)"
+        else
+            skipped_check "gate: $name: skipped ($why)"
+        fi
     else
         flunk "gate: $name" "$(tail -n 25 "$work/gate.log")"
     fi
+}
+
+# gate_skip_reason LINE: the "(...)" after "skipped" in a gate's last line.
+gate_skip_reason() {
+    [[ $1 == *"skipped ("*")" ]] || return 0
+    local why=${1##*skipped (}
+    printf '%s\n' "${why%)}"
 }
 
 # check_harness: every test of every tests/harness/*.bats file passes. These
@@ -173,6 +207,17 @@ check_harness() {
                 "$(failure_details "$results")"
         fi
     done
+}
+
+# report_skips: why tests were skipped in the references' and the tools'
+# runs, each distinct reason once (the starters and mutants skip the same).
+report_skips() {
+    local files=("$work"/*.solution.tsv "$work"/harness.*.tsv) present=() f
+    for f in "${files[@]}"; do
+        [[ -f $f ]] && present+=("$f")
+    done
+    ((${#present[@]} > 0)) || return 0
+    skip_summary "${present[@]}"
 }
 
 main() {
@@ -203,7 +248,12 @@ main() {
         check_gate "fuzz corpus replay" bash tests/gates/fuzz.sh --replay
     fi
     echo
-    echo "selftest: $passed passed, $failed failed"
+    report_skips
+    if ((skipped > 0)); then
+        echo "selftest: $passed passed, $failed failed, $skipped skipped"
+    else
+        echo "selftest: $passed passed, $failed failed"
+    fi
     ((failed == 0))
 }
 
