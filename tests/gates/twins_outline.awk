@@ -5,7 +5,10 @@
 #                                       and every numbered list item ("ol0 3"
 #                                       is item 3 at the outer level)
 #   C <TAB> line <TAB> n <TAB> text      every line of every fenced code
-#                                       block, fences included (block n)
+#                                       block, fences included (block n), and
+#                                       of every indented code block (lines
+#                                       indented 4 spaces after a blank line,
+#                                       outside a list)
 #   K <TAB> line <TAB> section <TAB> cmd every inline code span that is a
 #                                       command (a command word and its
 #                                       arguments, or a program's path under
@@ -28,6 +31,9 @@ BEGIN {
     block = 0
     para = ""
     para_line = 0
+    indented = 0
+    in_list = 0
+    blank_before = 1
 }
 
 function flush_para(    rest, span, start, first) {
@@ -62,6 +68,29 @@ fence != "" {
     next
 }
 
+# An indented code block: 4 spaces after a blank line, not in a list; it
+# goes on over blank lines while the lines stay indented.
+indented && /^    / {
+    print "C", FNR, block, $0
+    blank_before = 0
+    next
+}
+indented && /^[ \t]*$/ {
+    blank_before = 1
+    next
+}
+indented {
+    indented = 0
+}
+blank_before && !in_list && /^    [^ ]/ {
+    flush_para()
+    indented = 1
+    block++
+    print "C", FNR, block, $0
+    blank_before = 0
+    next
+}
+
 /^[ \t]*```/ {
     flush_para()
     fence = $0
@@ -74,6 +103,8 @@ fence != "" {
 
 /^#+ / {
     flush_para()
+    in_list = 0
+    blank_before = 0
     section++
     level = $0
     sub(/ .*/, "", level)
@@ -83,10 +114,17 @@ fence != "" {
 
 /^[ \t]*$/ {
     flush_para()
+    blank_before = 1
     next
 }
 
 {
+    blank_before = 0
+    if ($0 ~ /^ *([-*+]|[0-9]+\.) /) {
+        in_list = 1
+    } else if ($0 !~ /^ /) {
+        in_list = 0
+    }
     if (match($0, /^ *[0-9]+\. /)) {
         flush_para()
         item = $0

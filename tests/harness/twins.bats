@@ -132,6 +132,19 @@ expect_twins_fail() {
     expect_twins_fail "$dir" "${en%.md}.zh-CN.md" "code blocks differ" "$line changed"
 }
 
+@test "twins: an indented code block counts as code, a list's indented text does not" {
+    local dir="$BATS_TEST_TMPDIR/tree"
+    mkdir -p "$dir/lessons/00-x"
+    printf '# X\n\n[中文](README.zh-CN.md)\n\nRun:\n\n    $ make check LESSON=00\n    ok\n\n- a list item\n\n    its second paragraph\n' \
+        >"$dir/lessons/00-x/README.md"
+    printf '# 甲\n\n[English](README.md)\n\n运行：\n\n    $ make check LESSON=00\n    ok\n\n- 列表项\n\n    第二段\n' \
+        >"$dir/lessons/00-x/README.zh-CN.md"
+    run bash "$TWINS_SH" "$dir"
+    assert_success
+    sed -i 's/^    ok$/    FAIL/' "$dir/lessons/00-x/README.md"
+    expect_twins_fail "$dir" "code blocks differ" "    FAIL"
+}
+
 @test "twins: a new section in an English lesson fails as a structure difference" {
     local dir="$BATS_TEST_TMPDIR/tree" en
     en=$(copy_pair "$dir")
