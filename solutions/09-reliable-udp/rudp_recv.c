@@ -1,0 +1,755 @@
+/*
+ * rudp_recv.c - receives one file sent by rudp_send over UDP, reliably:
+ * the receiving half of a small TCP built by hand (sockstep lesson 09).
+ *
+ *   rudp_recv [-b ADDR] [-p PORT] [-t SECONDS] -o FILE
+ *
+ * Prints "listening on ADDR:PORT", then takes the first datagram whose
+ * checksum holds as the start of the transfer and its source as the
+ * sender; datagrams from anyone else, and datagrams whose checksum fails,
+ * are dropped. Packets that arrive out of order are kept until the gap
+ * before them is filled; every packet is answered with a cumulative
+ * acknowledgement (the next packet expected) that also names the packet
+ * answered. The bytes go to a temporary file beside FILE, renamed to FILE
+ * only once the FIN and everything before it arrived. The receiver then
+ * confirms the end and lingers (at most 5 s, like TCP's TIME_WAIT) to
+ * repeat its confirmation should it be lost, and exits 0. Once a transfer
+ * began, no datagram for -t seconds (default 10): "rudp_recv: the sender
+ * went silent", exit 1, no FILE written and no temporary file left.
+ * SIGINT/SIGTERM: exit 0 before a transfer began, 1 during one.
+ *
+ * Build:  make   (-> build/solutions/09-reliable-udp/rudp_recv)
+ * Run:    build/solutions/09-reliable-udp/rudp_recv -p 9999 -o COPY
+ *         then: build/solutions/09-reliable-udp/rudp_send 127.0.0.1 9999 FILE
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROG "rudp_recv"
+#define USAGE "usage: rudp_recv [-b ADDR] [-p PORT] [-t SECONDS] -o FILE"
+
+static volatile sig_atomic_t stop_requested;
+
+/* ---- the packet format (the same block in rudp_send.c and rudp_recv.c) --
+ *
+ *   byte 0      type: 1 DATA, 2 ACK, 3 FIN
+ *   byte 1      reserved, always 0
+ *   bytes 2-3   payload length, 0..1200 (DATA: 1..1200, ACK and FIN: 0)
+ *   bytes 4-7   sequence number (a packet number, from 0)
+ *   bytes 8-11  cumulative acknowledgement: the next packet expected
+ *   bytes 12-15 CRC-32 of the whole packet, computed with these 4 bytes 0
+ *   bytes 16-   payload
+ *
+ * Every number is big-endian (network byte order). */
+
+enum {
+    HEADER_SIZE = 16,
+    MAX_PAYLOAD = 1200, /* fits a 1280-byte IPv6 minimum MTU with headers */
+    MAX_PACKET = HEADER_SIZE + MAX_PAYLOAD,
+};
+
+enum packet_type { PKT_DATA = 1, PKT_ACK = 2, PKT_FIN = 3 };
+
+struct packet {
+    uint8_t type;
+    uint16_t len;
+    uint32_t seq;
+    uint32_t ack;
+    const uint8_t *payload; /* len bytes; points into the datagram */
+};
+
+/* CRC-32 (IEEE 802.3, as in zlib and Ethernet), four bits at a time from a
+ * 16-entry table: small enough to read, fast enough for 100 Mbit/s. */
+static uint32_t crc32_update(uint32_t crc, const uint8_t *bytes, size_t n)
+{
+    static const uint32_t table[16] = {
+        0x00000000UL, 0x1db71064UL, 0x3b6e20c8UL, 0x26d930acUL,
+        0x76dc4190UL, 0x6b6b51f4UL, 0x4db26158UL, 0x5005713cUL,
+        0xedb88320UL, 0xf00f9344UL, 0xd6d6a3e8UL, 0xcb61b38cUL,
+        0x9b64c2b0UL, 0x86d3d2d4UL, 0xa00ae278UL, 0xbdbdf21cUL,
+    };
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= bytes[i];
+        crc = (crc >> 4) ^ table[crc & 0x0f];
+        crc = (crc >> 4) ^ table[crc & 0x0f];
+    }
+    return ~crc;
+}
+
+/* The checksum of a packet: its header with the checksum field zero, then
+ * its payload. */
+static uint32_t packet_checksum(const uint8_t *header, const uint8_t *payload, size_t len)
+{
+    static const uint8_t zero[4] = {0, 0, 0, 0};
+    uint32_t crc = crc32_update(0, header, 12);
+    crc = crc32_update(crc, zero, sizeof zero);
+    return crc32_update(crc, payload, len);
+}
+
+static void put_u16(uint8_t *at, uint16_t v)
+{
+    at[0] = (uint8_t)(v >> 8);
+    at[1] = (uint8_t)v;
+}
+
+static void put_u32(uint8_t *at, uint32_t v)
+{
+    at[0] = (uint8_t)(v >> 24);
+    at[1] = (uint8_t)(v >> 16);
+    at[2] = (uint8_t)(v >> 8);
+    at[3] = (uint8_t)v;
+}
+
+static uint16_t get_u16(const uint8_t *at)
+{
+    return (uint16_t)(at[0] << 8 | at[1]);
+}
+
+static uint32_t get_u32(const uint8_t *at)
+{
+    return (uint32_t)at[0] << 24 | (uint32_t)at[1] << 16 | (uint32_t)at[2] << 8 | at[3];
+}
+
+/* Writes p into out (MAX_PACKET bytes at least); returns its size. */
+static size_t encode_packet(const struct packet *p, uint8_t *out)
+{
+    out[0] = p->type;
+    out[1] = 0;
+    put_u16(out + 2, p->len);
+    put_u32(out + 4, p->seq);
+    put_u32(out + 8, p->ack);
+    if (p->len > 0)
+        memcpy(out + HEADER_SIZE, p->payload, p->len);
+    put_u32(out + 12, packet_checksum(out, out + HEADER_SIZE, p->len));
+    return HEADER_SIZE + (size_t)p->len;
+}
+
+/* DATA carries 1 to 1200 bytes; ACK and FIN carry none. */
+static bool length_fits_type(uint8_t type, uint16_t len)
+{
+    switch (type) {
+    case PKT_DATA:
+        return len >= 1 && len <= MAX_PAYLOAD;
+    case PKT_ACK:
+    case PKT_FIN:
+        return len == 0;
+    default:
+        return false;
+    }
+}
+
+/* Reads a datagram of n bytes into p. Returns -1 for anything that is not
+ * a well-formed packet whose checksum holds: the caller drops it. */
+static int decode_packet(const uint8_t *buf, size_t n, struct packet *p)
+{
+    if (n < HEADER_SIZE || n > MAX_PACKET)
+        return -1;
+    p->type = buf[0];
+    p->len = get_u16(buf + 2);
+    p->seq = get_u32(buf + 4);
+    p->ack = get_u32(buf + 8);
+    p->payload = buf + HEADER_SIZE;
+    if (buf[1] != 0 || (size_t)p->len != n - HEADER_SIZE)
+        return -1;
+    if (!length_fits_type(p->type, p->len))
+        return -1;
+    if (get_u32(buf + 12) != packet_checksum(buf, p->payload, p->len))
+        return -1;
+    return 0;
+}
+
+enum {
+    RECV_WINDOW = 1024, /* out-of-order packets kept (rudp_send's largest -w) */
+    TICK_MS = 250,      /* longest wait: bounds the reaction to a signal */
+    PEER_MAX = 80,      /* "[IPv6]:port" as text */
+};
+
+#define LINGER_US 5000000LL /* how long the end is confirmed again, at most */
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Prints "rudp_recv: <message>: <strerror(errno)>" and exits 1. */
+_Noreturn static void die(const char *fmt, ...)
+{
+    int saved = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, ": %s\n", strerror(saved));
+    exit(1);
+}
+
+/* The problem and the usage on one line, exit status 2. */
+_Noreturn static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(" (" USAGE ")\n", stderr);
+    exit(2);
+}
+
+/* ---- command line ------------------------------------------------------ */
+
+struct options {
+    const char *host;
+    const char *port;
+    long long timeout_us;
+    const char *path;
+};
+
+/* A port is a number from 0 to 65535, nothing else (parsed like netcat). */
+static bool is_valid_port(const char *text)
+{
+    if (*text < '0' || *text > '9') {
+        return false;
+    }
+    char *end;
+    errno = 0;
+    unsigned long value = strtoul(text, &end, 10);
+    return errno == 0 && *end == '\0' && value <= 65535;
+}
+
+/* Seconds, a positive number ("10", "0.5"), at most an hour. */
+static bool parse_seconds(const char *text, long long *us)
+{
+    if ((*text < '0' || *text > '9') && *text != '.') {
+        return false;
+    }
+    char *end;
+    errno = 0;
+    double value = strtod(text, &end);
+    if (errno != 0 || *end != '\0' || !(value > 0) || value > 3600) {
+        return false;
+    }
+    *us = (long long)(value * 1e6);
+    return *us > 0;
+}
+
+static struct options parse_options(int argc, char **argv)
+{
+    struct options opt = {"127.0.0.1", "9999", 10000000LL, NULL};
+    int c;
+    opterr = 0; /* we print our own one-line message */
+    while ((c = getopt(argc, argv, ":b:p:t:o:")) != -1) {
+        switch (c) {
+        case 'b':
+            opt.host = optarg;
+            break;
+        case 'p':
+            if (!is_valid_port(optarg)) {
+                usage_error("bad port '%s': expected a number from 0 to 65535", optarg);
+            }
+            opt.port = optarg;
+            break;
+        case 't':
+            if (!parse_seconds(optarg, &opt.timeout_us)) {
+                usage_error("bad timeout '%s': expected a positive number of seconds",
+                            optarg);
+            }
+            break;
+        case 'o':
+            opt.path = optarg;
+            break;
+        case ':':
+            usage_error("option -%c needs a value", optopt);
+            break;
+        default:
+            usage_error("unknown option -%c", optopt);
+        }
+    }
+    if (optind < argc) {
+        usage_error("unexpected argument '%s'", argv[optind]);
+    }
+    if (opt.path == NULL || opt.path[0] == '\0') {
+        usage_error("expected -o FILE");
+    }
+    return opt;
+}
+
+/* ---- signals ----------------------------------------------------------- */
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    /* No SA_RESTART: poll() returns EINTR and the loop sees the flag. */
+    sa.sa_handler = on_stop_signal;
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
+        die("sigaction");
+    }
+    sa.sa_handler = SIG_IGN;
+    if (sigaction(SIGPIPE, &sa, NULL) < 0) {
+        die("sigaction SIGPIPE");
+    }
+}
+
+/* Microseconds on a clock that never jumps (unlike the time of day). */
+static long long now_us(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0) {
+        die("clock_gettime");
+    }
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- sockets ----------------------------------------------------------- */
+
+/* "127.0.0.1:40123" or "[::1]:40123". */
+static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
+                           size_t size)
+{
+    char host[64]; /* a numeric IPv6 address with a zone fits */
+    char port[8];
+    int rc = getnameinfo(sa, len, host, sizeof host, port, sizeof port,
+                         NI_NUMERICHOST | NI_NUMERICSERV);
+    if (rc != 0) {
+        snprintf(out, size, "?:?");
+    } else if (sa->sa_family == AF_INET6) {
+        snprintf(out, size, "[%s]:%s", host, port);
+    } else {
+        snprintf(out, size, "%s:%s", host, port);
+    }
+}
+
+/* Like CS:APP open_listenfd, for UDP: try each address until one binds. */
+static int open_udp_socket(const char *host, const char *port)
+{
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    struct addrinfo *list;
+    int rc = getaddrinfo(host, port, &hints, &list);
+    if (rc != 0) {
+        fprintf(stderr, PROG ": resolve %s: %s\n", host, gai_strerror(rc));
+        exit(1);
+    }
+    int fd = -1;
+    int saved = 0;
+    for (struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+            break;
+        }
+        saved = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(list);
+    if (fd < 0) {
+        errno = saved;
+        die("bind %s:%s", host, port);
+    }
+    return fd;
+}
+
+static void announce_listener(int fd)
+{
+    struct sockaddr_storage addr = {0};
+    socklen_t len = sizeof addr;
+    if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
+        die("getsockname");
+    }
+    char text[PEER_MAX];
+    format_address((struct sockaddr *)&addr, len, text, sizeof text);
+    printf("listening on %s\n", text);
+    if (fflush(stdout) == EOF) {
+        die("write to stdout");
+    }
+}
+
+/* Same address family, address and port. */
+static bool same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family) {
+        return false;
+    }
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)a;
+        const struct sockaddr_in *y = (const struct sockaddr_in *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
+        const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
+        return x->sin6_port == y->sin6_port &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+    }
+    return false;
+}
+
+/* ---- the output file --------------------------------------------------- */
+
+/* A file that appears whole or not at all: the bytes go to a temporary
+ * file in FILE's own folder (rename() is atomic only within a file
+ * system), renamed to FILE at the end. */
+struct output {
+    const char *path;
+    char *temp_path;
+    int fd;
+};
+
+/* Step 7: made before the transfer, so that an unusable folder is
+ * reported at once, not after a whole transfer. */
+static void open_output(struct output *out, const char *path)
+{
+    out->path = path;
+    out->temp_path = malloc(strlen(path) + sizeof ".rudp-XXXXXX");
+    if (out->temp_path == NULL) {
+        die("malloc");
+    }
+    sprintf(out->temp_path, "%s.rudp-XXXXXX", path);
+    out->fd = mkstemp(out->temp_path);
+    if (out->fd < 0) {
+        die("create a temporary file beside %s", path);
+    }
+}
+
+/* On any failure: no temporary file left behind, FILE untouched. */
+static void discard_output(struct output *out)
+{
+    if (out->fd >= 0) {
+        close(out->fd);
+        out->fd = -1;
+    }
+    if (out->temp_path != NULL) {
+        unlink(out->temp_path);
+        free(out->temp_path);
+        out->temp_path = NULL;
+    }
+}
+
+/* Prints the message (with errno's text when `with_errno`), discards the
+ * output and exits 1. */
+_Noreturn static void abandon(struct output *out, bool with_errno, const char *what)
+{
+    int saved = errno;
+    discard_output(out);
+    if (with_errno) {
+        fprintf(stderr, PROG ": %s: %s\n", what, strerror(saved));
+    } else {
+        fprintf(stderr, PROG ": %s\n", what);
+    }
+    exit(1);
+}
+
+/* write() until every byte is taken; returns -1 on an error or a stop. */
+static int write_all(int fd, const uint8_t *bytes, size_t n)
+{
+    while (n > 0) {
+        ssize_t done = write(fd, bytes, n);
+        if (done < 0 && errno == EINTR && !stop_requested) {
+            continue;
+        }
+        if (done < 0) {
+            return -1;
+        }
+        bytes += done;
+        n -= (size_t)done;
+    }
+    return 0;
+}
+
+/* The mode FILE will have: an existing FILE's own (a private file stays
+ * private), else what the umask allows a new file. */
+static mode_t output_mode(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        return st.st_mode & 07777;
+    }
+    mode_t mask = umask(0);
+    umask(mask);
+    return 0666 & ~mask;
+}
+
+/* Step 7: everything arrived: on disk first (fsync), then in place. */
+static void commit_output(struct output *out)
+{
+    if (fchmod(out->fd, output_mode(out->path)) < 0 || fsync(out->fd) < 0) {
+        abandon(out, true, "write the temporary file");
+    }
+    if (close(out->fd) < 0) {
+        out->fd = -1;
+        abandon(out, true, "write the temporary file");
+    }
+    out->fd = -1;
+    if (rename(out->temp_path, out->path) < 0) {
+        abandon(out, true, "rename the temporary file");
+    }
+    free(out->temp_path);
+    out->temp_path = NULL;
+}
+
+/* ---- the receiver's state ---------------------------------------------- */
+
+/* A packet that came before its turn, kept until the gap is filled. */
+struct early {
+    bool present;
+    uint16_t len;
+    uint8_t payload[MAX_PAYLOAD];
+};
+
+struct receiver {
+    int sock;
+    struct output out;
+    bool started;                 /* a first good datagram came */
+    struct sockaddr_storage peer; /* ... from this sender */
+    socklen_t peer_len;
+    uint32_t next; /* the next packet expected in order */
+    bool fin_seen;
+    uint32_t fin_seq;    /* the FIN's number: the end */
+    bool complete;       /* FILE is in place */
+    struct early *early; /* early[seq % RECV_WINDOW] */
+    long long heard_us;  /* the sender's last datagram */
+};
+
+/* ---- receiving --------------------------------------------------------- */
+
+/* Step 3: the answer to every packet: "I have everything before `next`"
+ * (cumulative), and which packet this answers. A lost answer is not
+ * repeated: the sender's timer sends the packet again, and that is
+ * answered. */
+static void send_ack(struct receiver *r, uint32_t answered)
+{
+    struct packet p = {PKT_ACK, 0, answered, r->next, NULL};
+    uint8_t datagram[MAX_PACKET];
+    size_t n = encode_packet(&p, datagram);
+    while (sendto(r->sock, datagram, n, 0, (struct sockaddr *)&r->peer, r->peer_len) <
+           0) {
+        if (errno == EINTR && !stop_requested) {
+            continue;
+        }
+        if (errno != EINTR && errno != ENOBUFS && errno != ECONNREFUSED) {
+            abandon(&r->out, true, "sendto");
+        }
+        return; /* a lost ack is like any other: the sender asks again */
+    }
+}
+
+/* Step 4: packets whose turn has come go to the file, in order. */
+static void deliver_in_order(struct receiver *r)
+{
+    for (;;) {
+        struct early *e = &r->early[r->next % RECV_WINDOW];
+        if (!e->present) {
+            return;
+        }
+        if (write_all(r->out.fd, e->payload, e->len) < 0) {
+            abandon(&r->out, true, "write the temporary file");
+        }
+        e->present = false;
+        r->next++;
+    }
+}
+
+/* Steps 3 and 4: keep a new packet (even one that came early); a copy of
+ * one we have, or one beyond what we can keep, changes nothing. */
+static void accept_data(struct receiver *r, const struct packet *p)
+{
+    if (p->seq < r->next || p->seq - r->next >= RECV_WINDOW ||
+        (r->fin_seen && p->seq >= r->fin_seq)) {
+        return;
+    }
+    struct early *e = &r->early[p->seq % RECV_WINDOW];
+    if (!e->present) {
+        e->present = true;
+        e->len = p->len;
+        memcpy(e->payload, p->payload, p->len);
+    }
+    deliver_in_order(r);
+}
+
+/* Step 6: the FIN says where the file ends; it is complete once everything
+ * before it arrived. */
+static void accept_fin(struct receiver *r, const struct packet *p)
+{
+    if (!r->fin_seen && p->seq >= r->next) {
+        r->fin_seen = true;
+        r->fin_seq = p->seq;
+    }
+}
+
+/* A packet of the transfer, answered. Is the file complete now? */
+static void handle_packet(struct receiver *r, const struct packet *p)
+{
+    bool in_window = p->seq < r->next || p->seq - r->next < RECV_WINDOW;
+    if (p->type == PKT_DATA) {
+        accept_data(r, p);
+    } else if (p->type == PKT_FIN) {
+        accept_fin(r, p);
+    } else {
+        return; /* an ACK is the sender saying it is done: see linger() */
+    }
+    if (!r->complete && r->fin_seen && r->next == r->fin_seq) {
+        commit_output(&r->out);
+        r->complete = true;
+        r->next = r->fin_seq + 1; /* the FIN itself counts, as in TCP */
+    }
+    if (in_window) {
+        send_ack(r, p->seq);
+    }
+}
+
+/* Step 1: one datagram, if it is a good packet from our sender. The first
+ * good one chooses the sender. Returns true if it was taken. */
+static bool receive_one(struct receiver *r, struct packet *p, uint8_t *datagram)
+{
+    struct sockaddr_storage from;
+    socklen_t from_len = sizeof from;
+    ssize_t n = recvfrom(r->sock, datagram, MAX_PACKET + 1, MSG_DONTWAIT,
+                         (struct sockaddr *)&from, &from_len);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+            errno == ECONNREFUSED) {
+            return false;
+        }
+        abandon(&r->out, true, "recvfrom");
+    }
+    if (decode_packet(datagram, (size_t)n, p) < 0) {
+        return false; /* damaged or not ours: as if it never came */
+    }
+    if (!r->started) {
+        if (p->type == PKT_ACK) {
+            return false; /* a transfer starts with DATA or FIN */
+        }
+        r->started = true;
+        r->peer = from;
+        r->peer_len = from_len;
+    } else if (!same_peer(&from, &r->peer)) {
+        return false;
+    }
+    r->heard_us = now_us();
+    return true;
+}
+
+/* Waits up to `ms` for a datagram; false on a timeout or a signal. */
+static bool wait_readable(struct receiver *r, int ms)
+{
+    struct pollfd pfd = {.fd = r->sock, .events = POLLIN, .revents = 0};
+    int ready = poll(&pfd, 1, ms);
+    if (ready < 0 && errno != EINTR) {
+        abandon(&r->out, true, "poll");
+    }
+    return ready > 0;
+}
+
+/* Step 2: a stop before the transfer began is a normal end (exit 0);
+ * during one it is a failure (exit 1), and FILE is not written. */
+static void stop_if_requested(struct receiver *r)
+{
+    if (!stop_requested) {
+        return;
+    }
+    if (!r->started) {
+        discard_output(&r->out);
+        exit(0);
+    }
+    abandon(&r->out, false, "interrupted");
+}
+
+/* Step 6: a sender that has gone (crashed, unplugged) would leave us
+ * waiting for ever: -t seconds without a datagram end the transfer. */
+static void give_up_if_silent(struct receiver *r, long long timeout_us)
+{
+    if (r->started && now_us() - r->heard_us >= timeout_us) {
+        abandon(&r->out, false, "the sender went silent");
+    }
+}
+
+/* Steps 2 to 6: until FILE is complete. */
+static void receive_transfer(struct receiver *r, long long timeout_us)
+{
+    uint8_t datagram[MAX_PACKET + 1];
+    while (!r->complete) {
+        stop_if_requested(r);
+        give_up_if_silent(r, timeout_us);
+        if (!wait_readable(r, TICK_MS)) {
+            continue;
+        }
+        struct packet p;
+        while (!r->complete && receive_one(r, &p, datagram)) {
+            handle_packet(r, &p);
+        }
+    }
+}
+
+/* Step 6: the end is confirmed, but that confirmation may be lost: the
+ * sender would then send its FIN again, and nobody would answer. So stay
+ * a while and answer it, as TCP's TIME_WAIT does, until the sender says it
+ * is done or LINGER_US passed. */
+static void linger(struct receiver *r)
+{
+    uint8_t datagram[MAX_PACKET + 1];
+    long long until = now_us() + LINGER_US;
+    while (!stop_requested) {
+        long long left = until - now_us();
+        if (left <= 0) {
+            return;
+        }
+        if (!wait_readable(r, left / 1000 > TICK_MS ? TICK_MS : (int)(left / 1000) + 1)) {
+            continue;
+        }
+        struct packet p;
+        while (receive_one(r, &p, datagram)) {
+            if (p.type == PKT_ACK && p.ack == r->fin_seq + 1) {
+                return; /* the sender has our confirmation */
+            }
+            send_ack(r, p.seq);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct options opt = parse_options(argc, argv);
+    install_signal_handlers();
+    struct receiver r = {.early = calloc(RECV_WINDOW, sizeof(struct early))};
+    if (r.early == NULL) {
+        die("calloc");
+    }
+    r.sock = open_udp_socket(opt.host, opt.port);
+    announce_listener(r.sock);
+    open_output(&r.out, opt.path);
+    receive_transfer(&r, opt.timeout_us);
+    linger(&r);
+    free(r.early);
+    close(r.sock);
+    return 0;
+}
