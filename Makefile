@@ -65,9 +65,13 @@ export SANITIZE
 export VALGRIND
 export TEST_FILTER
 export SCENARIO
+export SUBMISSIONS
+export JOBS
+export FORCE
 
 .PHONY: all solutions lessons fixtures benchtools mutants check grade test demo \
-        bench hint progress lint fuzz valgrind sanitize gates clean help
+        bench hint progress lint fuzz valgrind sanitize gates clean help \
+        grade-all gradescope-autograder github-workflow
 
 all: solutions lessons fixtures benchtools ## build every lesson, solution and test peer
 
@@ -132,9 +136,26 @@ check: ## grade lessons/ (LESSON=NN one lesson, SOLUTIONS=1 the references)
 	@$(MAKE) --no-print-directory -k all || true
 	@bash tests/lib/grade.sh
 
-grade: ## like check, and write a JUnit report to build/grade/report.xml
+# FORMAT=junit|gradescope|tap|json|text|markdown, REPORT=FILE (default below);
+# SUMMARY=FILE also writes the score table in Markdown (a CI job summary).
+FORMAT ?= junit
+report_name = $(or $(patsubst $(FORMAT):%,%,$(filter $(FORMAT):%,junit:report.xml gradescope:results.json \
+              tap:report.tap json:report.json text:report.txt markdown:report.md)),report.$(FORMAT))
+REPORT ?= $(abspath $(BUILD))/grade/$(report_name)
+grade: ## like check, and write a report (FORMAT=junit|gradescope|tap|json, REPORT=FILE)
 	@$(MAKE) --no-print-directory -k all || true
-	@bash tests/lib/grade.sh --junit "$(abspath $(BUILD))/grade/report.xml"
+	@SOCKSTEP_REPORTS="$(FORMAT)=$(abspath $(REPORT))$(if $(SUMMARY),;markdown=$(abspath $(SUMMARY)))" \
+	    bash tests/lib/grade.sh
+
+grade-all: ## grade a folder of submissions: SUBMISSIONS=DIR [JOBS=N] [LESSON=NN] [FORCE=1]
+	@bash tests/lib/grade_all.sh
+
+gradescope-autograder: ## write build/gradescope/autograder.zip (LESSON=NN to grade one lesson)
+	@bash tests/lib/gradescope/build.sh "$(abspath $(BUILD))/gradescope/autograder.zip"
+
+github-workflow: ## copy the grading workflow into a repository: make github-workflow [DEST=DIR]
+	@mkdir -p "$(or $(DEST),.)/.github/workflows"
+	cp docs/github-workflow.yml "$(or $(DEST),.)/.github/workflows/grade.yml"
 
 test: ## maintainers' self-test: solutions pass, starters and mutants fail
 	@$(MAKE) --no-print-directory WERROR=1 all mutants
@@ -192,4 +213,4 @@ clean: ## remove everything built
 	rm -rf build
 
 help: ## this list
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12

@@ -16,6 +16,7 @@
 #                 the same files as cppcheck
 #   ShellCheck    every shell file: .ci/run, tests/**/*.sh, tests/**/*.bash
 #                 and the bats files (as bash)
+#   yamllint      every YAML file (the CI templates in docs/), with .yamllint
 #   twins         every page with a Chinese twin (PAGE.zh-CN.md) is in step
 #                 with it: tests/gates/twins.sh (whole repository only)
 #
@@ -74,7 +75,7 @@ missing_list() {
 
 # ---- the files -------------------------------------------------------------
 
-declare -a c_all=() c_analyse=() shell_files=() bats_files=()
+declare -a c_all=() c_analyse=() shell_files=() bats_files=() yaml_files=()
 
 add_c() { # add_c FILE [explicit]: sort a C file into the right lists
     case "$1" in
@@ -110,7 +111,8 @@ if [ "$#" -gt 0 ]; then
         case "$f" in
         *.c | *.h) add_c "$f" explicit ;;
         *.sh | *.bash | *.bats | .ci/run) add_shell "$f" ;;
-        *) note "lint: $f: not a C or shell file, ignored" ;;
+        *.yml | *.yaml) yaml_files+=("$f") ;;
+        *) note "lint: $f: not a C, shell or YAML file, ignored" ;;
         esac
     done
 else
@@ -125,6 +127,10 @@ else
         add_shell "$f"
     done < <(find tests -type f \( -name '*.sh' -o -name '*.bash' -o -name '*.bats' \) \
         2>/dev/null | LC_ALL=C sort)
+    while IFS= read -r f; do
+        yaml_files+=("$f")
+    done < <(find . -path ./build -prune -o -path ./.deps -prune -o -path ./.git -prune -o \
+        -type f \( -name '*.yml' -o -name '*.yaml' \) -print 2>/dev/null | sed 's|^\./||' | LC_ALL=C sort)
 fi
 
 note "lint: ${#c_all[@]} C files (${#c_analyse[@]} analysed), $((${#shell_files[@]} + ${#bats_files[@]})) shell files"
@@ -275,10 +281,27 @@ run_shellcheck() {
     fi
 }
 
+# ---- yamllint --------------------------------------------------------------
+
+run_yamllint() {
+    [ "${#yaml_files[@]}" -gt 0 ] || return 0
+    have yamllint || return 0
+    local cmd=(yamllint -f parsable -c "$root/.yamllint")
+    note ""
+    note "== ${cmd[*]} (${#yaml_files[@]} files)"
+    if "${cmd[@]}" "${yaml_files[@]}" >"$tmp/yamllint.txt" 2>&1; then
+        record yamllint ok "${#yaml_files[@]} files"
+    else
+        cat "$tmp/yamllint.txt"
+        record yamllint FAIL "$(grep -c . "$tmp/yamllint.txt") finding(s)"
+    fi
+}
+
 # ---- twins (translated pages) ----------------------------------------------
 
 run_twins() {
     [ "$#" -eq 0 ] || return 0
+    ran=$((ran + 1))
     note ""
     note "== bash tests/gates/twins.sh"
     if bash "$root/tests/gates/twins.sh"; then
@@ -293,6 +316,7 @@ run_clang_format
 run_cppcheck
 run_clang_tidy
 run_shellcheck
+run_yamllint
 run_twins "$@"
 
 note ""

@@ -21,6 +21,8 @@ source "$here/bats.sh"
 source "$here/run.sh"
 # shellcheck source=tests/lib/junit.sh
 source "$here/junit.sh"
+# shellcheck source=tests/lib/report.sh
+source "$here/report.sh"
 
 junit=""
 if [[ ${1:-} == --junit ]]; then
@@ -157,6 +159,8 @@ main() {
         write_junit "$junit" "$results_dir"
         echo "JUnit report: ${junit#"$SOCKSTEP_ROOT"/}"
     fi
+    # More reports from the same results: SOCKSTEP_REPORTS (tests/lib/report.sh).
+    write_reports "$results_dir" || total_fail=$((total_fail + 1))
     if ((total_fail > 0)) && [[ $(which_programs) == lessons ]]; then
         echo "Next: read the first FAIL above; its name says which step of the lesson it checks."
     fi
