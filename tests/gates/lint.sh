@@ -299,8 +299,11 @@ run_yamllint() {
 
 # ---- twins (translated pages) ----------------------------------------------
 
+# Runs only on the whole repository, and only where there is a twin to check.
 run_twins() {
     [ "$#" -eq 0 ] || return 0
+    [ -f "$root/tests/gates/twins.sh" ] || return 0
+    [ -n "$(find "$root" -name '*.zh-CN.md' -not -path '*/build/*' -print -quit)" ] || return 0
     ran=$((ran + 1))
     note ""
     note "== bash tests/gates/twins.sh"
