@@ -52,7 +52,7 @@ main() {
             hints=${hints%.md}.zh-CN.md
             zh=1
         else
-            echo "(第 $lesson 课还没有中文提示，下面是英文提示。)" >&2
+            echo "（第 ${lesson%%-*} 课还没有中文提示，下面是英文提示。）" >&2
         fi
     fi
     state="$SOCKSTEP_BUILD/hints/$lesson"
@@ -86,11 +86,11 @@ main() {
 show_chinese() {
     local lesson=$1 hints=$2 next=$3 total=$4
     if ((next > total)); then
-        echo "第 $lesson 课的 $total 条提示都已看过。"
+        echo "第 ${lesson%%-*} 课（$lesson）的 $total 条提示都已看过。"
         echo "还是卡住了？对照 solutions/$lesson/，或者从头再看：make hint LESSON=$LESSON HINT=1 LANG=zh"
         return 0
     fi
-    echo "第 $lesson 课，提示 $next / $total："
+    echo "第 ${lesson%%-*} 课（$lesson），提示 $next / $total："
     echo
     print_hint "$hints" "$next"
     echo "$next" >"$SOCKSTEP_BUILD/hints/$lesson"
