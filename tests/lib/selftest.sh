@@ -189,24 +189,22 @@ gate_skip_reason() {
     printf '%s\n' "${why%)}"
 }
 
-# check_harness: every test of every tests/harness/*.bats file passes. These
-# test the lab's own tools (the grader, its reports, the learner's commands)
-# rather than a lesson's program, so they run once, not per program.
+# check_harness FILE: every test of one tests/harness/*.bats file passes.
+# These test the lab's own tools (the grader, its reports, the learner's
+# commands) rather than a lesson's program, so they run once, not per
+# program.
 check_harness() {
-    local file name results total
-    for file in "$SOCKSTEP_ROOT"/tests/harness/*.bats; do
-        [[ -f $file ]] || continue
-        name=$(basename "$file" .bats)
-        results="$work/harness.$name.tsv"
-        run_bats_file "$file" "$SOCKSTEP_BUILD/solutions" "$results" quiet
-        total=$(wc -l <"$results" | tr -d ' ')
-        if [[ $(count_results "$results" fail) == 0 ]]; then
-            pass "harness/$name: all $total tests pass ($(count_results "$results" skip) skipped)"
-        else
-            flunk "harness/$name: $(count_results "$results" fail) of $total tests fail" \
-                "$(failure_details "$results")"
-        fi
-    done
+    local file=$1 name results total
+    name=$(basename "$file" .bats)
+    results="$work/harness.$name.tsv"
+    run_bats_file "$file" "$SOCKSTEP_BUILD/solutions" "$results" quiet
+    total=$(wc -l <"$results" | tr -d ' ')
+    if [[ $(count_results "$results" fail) == 0 ]]; then
+        pass "harness/$name: all $total tests pass ($(count_results "$results" skip) skipped)"
+    else
+        flunk "harness/$name: $(count_results "$results" fail) of $total tests fail" \
+            "$(failure_details "$results")"
+    fi
 }
 
 # report_skips: why tests were skipped in the references' and the tools'
@@ -220,35 +218,124 @@ report_skips() {
     skip_summary "${present[@]}"
 }
 
+check_lesson() {
+    local lesson=$1
+    echo
+    echo "== $lesson"
+    check_test_names "$lesson"
+    check_solutions "$lesson"
+    check_starter "$lesson"
+    check_mutants "$lesson"
+}
+
+check_harness_file() {
+    local file="$SOCKSTEP_ROOT/tests/harness/$1.bats"
+    [[ ${2:-} != first ]] || printf '\n== harness\n'
+    check_harness "$file"
+}
+
+check_gates() {
+    echo
+    echo "== gates"
+    check_gate lint bash tests/gates/lint.sh
+    check_gate "fuzz corpus replay" bash tests/gates/fuzz.sh --replay
+}
+
+# ---------------------------------------------------------------- the run
+# A unit (a lesson, a file of tool tests, the gates) shares nothing with the
+# others, so JOBS of them run at once (default: one per core; JOBS=1 runs
+# them one after another). Each writes its lines to a file of its own, and
+# its counts last; the files are shown in order, so the output reads the
+# same whatever JOBS is.
+
+units=()
+
+plan_units() {
+    local lesson file first=first
+    if [[ ${LESSON:-} != harness ]]; then
+        for lesson in $(list_lessons) ; do
+            units+=("check_lesson $lesson")
+        done
+    fi
+    if [[ -z ${LESSON:-} || ${LESSON:-} == harness ]]; then
+        for file in "$SOCKSTEP_ROOT"/tests/harness/*.bats; do
+            [[ -f $file ]] || continue
+            units+=("check_harness_file $(basename "$file" .bats) $first")
+            first=""
+        done
+    fi
+    [[ -n ${LESSON:-} ]] || units+=(check_gates)
+}
+
+# run_unit N: runs unit N, its output in unit.N.out, its counts in unit.N.count.
+run_unit() {
+    local n=$1
+    # shellcheck disable=SC2030 # each unit counts in a subshell of its own, on purpose
+    (
+        passed=0 failed=0 skipped=0
+        # shellcheck disable=SC2086 # a unit is a function and its words
+        ${units[n]}
+        printf '%s %s %s\n' "$passed" "$failed" "$skipped" >"$work/unit.$n.count"
+    ) >"$work/unit.$n.out" 2>&1
+}
+
+# show_unit N: prints unit N's lines and adds its counts to the totals.
+show_unit() {
+    local n=$1 p f s
+    cat "$work/unit.$n.out"
+    if read -r p f s <"$work/unit.$n.count" 2>/dev/null; then
+        # shellcheck disable=SC2031 # the unit's own counts, read back from its file
+        passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+    else
+        flunk "${units[n]}: did not finish (see the lines above)"
+    fi
+}
+
+run_units() {
+    local jobs=$1 next=0 shown=0 running=0
+    while ((shown < ${#units[@]})); do
+        while ((running < jobs && next < ${#units[@]})); do
+            run_unit "$next" &
+            running=$((running + 1)) next=$((next + 1))
+        done
+        if ((jobs > 1)); then
+            wait -n 2>/dev/null || true
+        else
+            wait
+        fi
+        running=$(jobs -rp | wc -l)
+        while ((shown < next)) && { [[ -f $work/unit.$shown.count ]] || ((running == 0)); }; do
+            show_unit "$shown"
+            shown=$((shown + 1))
+        done
+    done
+}
+
+# report_timing: the ten slowest tests of the whole run, so that the next
+# slow test is seen.
+report_timing() {
+    local f
+    for f in "$work"/*.tsv; do
+        [[ -f $f ]] && awk -F'\t' -v run="$(basename "$f" .tsv)" '{ print $2 "\t" run ": " $3 }' "$f"
+    done | sort -t$'\t' -k1,1 -rn | head -n 10 |
+        awk -F'\t' 'NR == 1 { print "The ten slowest tests (seconds):" } { printf "  %7.2f  %s\n", $1, $2 }'
+}
+
 main() {
     find_bats || exit 2
-    local lessons="" lesson
-    if [[ ${LESSON:-} != harness ]]; then
-        lessons=$(list_lessons) || exit 2
-    fi
+    local jobs=${JOBS:-}
+    [[ $jobs =~ ^[1-9][0-9]*$ ]] || jobs=$(nproc 2>/dev/null || echo 1)
+    [[ ${LESSON:-} == harness ]] || list_lessons >/dev/null || exit 2
     mkdir -p "$work"
-    echo "Self-test with $("$BATS" --version), CC=${CC:-cc}"
-    for lesson in $lessons; do
-        echo
-        echo "== $lesson"
-        check_test_names "$lesson"
-        check_solutions "$lesson"
-        check_starter "$lesson"
-        check_mutants "$lesson"
-    done
-    if [[ -z ${LESSON:-} || ${LESSON:-} == harness ]] && compgen -G "$SOCKSTEP_ROOT/tests/harness/*.bats" >/dev/null; then
-        echo
-        echo "== harness"
-        check_harness
-    fi
-    if [[ -z ${LESSON:-} ]]; then
-        echo
-        echo "== gates"
-        check_gate lint bash tests/gates/lint.sh
-        check_gate "fuzz corpus replay" bash tests/gates/fuzz.sh --replay
-    fi
+    plan_units
+    echo "Self-test with $("$BATS" --version), CC=${CC:-cc}: ${#units[@]} parts, $jobs at a time (JOBS=N to change)"
+    local started=$SECONDS
+    run_units "$jobs"
+    echo
+    report_timing
     echo
     report_skips
+    echo "selftest took $((SECONDS - started)) s"
     if ((skipped > 0)); then
         echo "selftest: $passed passed, $failed failed, $skipped skipped"
     else
