@@ -104,6 +104,25 @@ $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(@D); rm -f $@
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
+# The lab's own peers under friendly names, for trying things by hand (a
+# lesson's "Try it" needs no nc or socat): build/bin/tcp (a TCP client that
+# sends stdin and prints what comes back), build/bin/udp (one datagram, one
+# reply) and build/bin/port FILE (the port a server started on -p 0 printed).
+LEARNER_BINS := $(BUILD)/bin/tcp $(BUILD)/bin/udp $(BUILD)/bin/port
+all fixtures: $(LEARNER_BINS)
+
+$(BUILD)/bin/tcp: tests/fixtures/tcp_talk.c
+	@mkdir -p $(@D); rm -f $@
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+$(BUILD)/bin/udp: tests/fixtures/udp_peer.c
+	@mkdir -p $(@D); rm -f $@
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+$(BUILD)/bin/port: tests/lib/port.sh
+	@mkdir -p $(@D); rm -f $@
+	cp $< $@ && chmod +x $@
+
 # A mutant sits in a folder of its own, beside links to the lesson's other
 # reference programs (lesson 05 has a client and a server). Its patch is
 # applied without fuzz, so a patch that no longer fits its reference fails
@@ -193,6 +212,16 @@ hint: ## show the next hint of a lesson: make hint LESSON=NN (LANG=zh: in Chines
 
 progress: all ## which lessons pass, which fail, what to do next
 	@bash tests/lib/progress.sh
+
+.PHONY: watch doctor reset
+watch: ## re-grade a lesson each time you save it: make watch LESSON=NN
+	@bash tests/lib/watch.sh
+
+doctor: ## check this machine: what is there, what is missing and how to get it
+	@bash tests/lib/doctor.sh
+
+reset: ## put a lesson's starter back (your file is kept as a .bak): make reset LESSON=NN
+	@bash tests/lib/reset.sh
 
 lint: ## static analysis, formatting and shellcheck
 	@bash tests/gates/lint.sh

@@ -249,7 +249,7 @@ static enum outcome wait_for_reply(int fd, const char *expected, size_t expected
 
     /* TODO(step 5): n = recv() one datagram into buf. ECONNREFUSED: return
      * REFUSED (nobody listens); EINTR: try again; other errors: die("recv").
-     * Delete the line below when done. */
+     * Delete the three lines below when done. */
     (void)fd;
     if (n <= 0)
         return NO_REPLY;

@@ -299,8 +299,8 @@ static void serve(int fd, const sigset_t *wait_mask)
         /* TODO(step 2): sendto() reply_len bytes of reply to the sender.
          * EINTR (a signal came, nothing was sent): send again, unless
          * stop_requested is set. On another error, log it and go on: one
-         * bad datagram must not stop the server. Then delete the lines
-         * below. */
+         * bad datagram must not stop the server. Then delete the two
+         * lines below. */
         (void)reply_len;
         (void)fd;
     }

@@ -91,8 +91,12 @@ _Noreturn static void usage_error(const char *fmt, ...)
     exit(2);
 }
 
-/* Stands in for the code a step adds: says which, and exits 1. */
-_Noreturn static int not_implemented(const char *what)
+/*
+ * Stands in for the code a step adds: says which, and exits 1. Not static,
+ * so that the compiler does not warn "defined but not used" once your last
+ * step no longer calls it (delete it then, if you like).
+ */
+_Noreturn int not_implemented(const char *what)
 {
     fprintf(stderr, PROG ": not implemented yet (%s)\n", what);
     exit(1);

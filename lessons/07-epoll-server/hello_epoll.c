@@ -99,8 +99,12 @@ _Noreturn static void usage_error(const char *fmt, ...)
     exit(2);
 }
 
-/* Stands in for the code a step adds: says which, and exits 1. */
-_Noreturn static int not_implemented(const char *what)
+/*
+ * Stands in for the code a step adds: says which, and exits 1. Not static,
+ * so that the compiler does not warn "defined but not used" once your last
+ * step no longer calls it (delete it then, if you like).
+ */
+_Noreturn int not_implemented(const char *what)
 {
     fprintf(stderr, PROG ": not implemented yet (%s)\n", what);
     exit(1);
@@ -637,7 +641,7 @@ static void serve_forever(struct server *s, const sigset_t *wait_mask)
          * with wait_mask as the signal mask (SIGINT and SIGTERM can only
          * arrive while waiting). EINTR: `continue` (the loop condition
          * reads the flag). Another error: die("epoll_pwait"). Replace the
-         * next two lines. */
+         * next four lines. */
         (void)timeout;
         (void)wait_mask;
         (void)events;
@@ -663,7 +667,7 @@ static int open_epoll(int listener)
      * (EPOLL_CLOEXEC) and add the listener to it with epoll_ctl
      * (EPOLL_CTL_ADD, events EPOLLIN, data.ptr NULL: that is how
      * serve_forever() tells the listener from a connection). die() on a
-     * failure. Return the epoll descriptor. Replace the next lines. */
+     * failure. Return the epoll descriptor. Replace the next two lines. */
     (void)listener;
     return not_implemented("step 2: open_epoll");
 }

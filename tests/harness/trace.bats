@@ -116,14 +116,15 @@ check_trace() {
     check_events "$BATS_TEST_TMPDIR/mermaid" "$expect" "$OUT/trace.md (the Mermaid diagram)"
 }
 
-# Processes of this lab still running: the build's programs, tcpdump writing
-# into this test's folder.
+# Processes this test started that still run: the build's programs and
+# tcpdump, marked by TRACE_TEST_MARK in their environment (other tests may
+# run the same programs at the same time: make test runs its parts at once).
 lab_processes() {
     local pid exe
     for pid in /proc/[0-9]*; do
         exe=$(readlink "$pid/exe" 2>/dev/null) || continue
-        if [[ $exe == "$SOCKSTEP_BUILD"/* ]] ||
-            { [[ $exe == */tcpdump ]] && tr '\0' ' ' <"$pid/cmdline" 2>/dev/null | grep -qF "$BATS_TEST_TMPDIR"; }; then
+        [[ $exe == "$SOCKSTEP_BUILD"/* || $exe == */tcpdump ]] || continue
+        if tr '\0' '\n' <"$pid/environ" 2>/dev/null | grep -qxF "TRACE_TEST_MARK=$BATS_TEST_TMPDIR"; then
             echo "${pid#/proc/} $exe"
         fi
     done
@@ -202,7 +203,8 @@ lab_processes() {
         TRACE_METHOD=$method bash "$TRACE_SH" --probe >/dev/null 2>&1 || continue
         ran=$((ran + 1))
         before=$(ip -o link show | sed 's/ state [A-Z]*//')
-        run env LESSON=03 SOLUTIONS=1 TRACE_METHOD=$method TRACE_DIR="$BATS_TEST_TMPDIR/$method" bash "$TRACE_SH"
+        run env LESSON=03 SOLUTIONS=1 TRACE_METHOD=$method TRACE_DIR="$BATS_TEST_TMPDIR/$method" \
+            TRACE_TEST_MARK="$BATS_TEST_TMPDIR" bash "$TRACE_SH"
         assert_success
         assert_output --partial "Saved:"
         after=$(ip -o link show | sed 's/ state [A-Z]*//')

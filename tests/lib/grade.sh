@@ -23,6 +23,8 @@ source "$here/run.sh"
 source "$here/junit.sh"
 # shellcheck source=tests/lib/report.sh
 source "$here/report.sh"
+# shellcheck source=tests/lib/learner.sh
+source "$here/learner.sh"
 
 junit=""
 if [[ ${1:-} == --junit ]]; then
@@ -140,6 +142,8 @@ main() {
         pass=$(count_results "$results_dir/$n-$lesson.tsv" ok)
         fail=$(count_results "$results_dir/$n-$lesson.tsv" fail)
         skip=$(count_results "$results_dir/$n-$lesson.tsv" skip)
+        # The student's score is remembered; a green lesson shows its reference.
+        [[ $(which_programs) == lessons ]] && after_lesson "$lesson" "$results_dir/$n-$lesson.tsv"
         table+=$(printf '%-26s %6s %6s %7s %6s' "$label" "$pass" "$fail" "$skip" "$((pass + fail + skip))")$'\n'
         total_pass=$((total_pass + pass))
         total_fail=$((total_fail + fail))

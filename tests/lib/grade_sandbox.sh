@@ -49,8 +49,10 @@ as_root() {
         fi
     fi
     set_limits processes
+    # The copy's own script (root-owned, as all of the copy but lessons/):
+    # the lab this one came from may sit under the /tmp just hidden.
     exec setpriv --reuid="$uid" --regid="$uid" --clear-groups --no-new-privs \
-        -- bash "$here/grade_sandbox.sh" user "$step" "$work"
+        -- bash "$work/lab/tests/lib/grade_sandbox.sh" user "$step" "$work"
 }
 
 # The programs of the lessons graded, as make targets.

@@ -1,41 +1,42 @@
 #!/usr/bin/env bash
-# `make progress`: grades every lesson quietly and says which pass, which
-# fail, and what to do next.
+# `make progress`: every lesson at a glance, from the scores `make check`
+# and `make watch` remembered (tests/lib/learner.sh): the last graded score
+# and its date, and which lesson is next. It grades nothing itself, so it
+# answers at once; a lesson never graded says how to grade it.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/lessons.sh
 source "$here/lessons.sh"
-# shellcheck source=tests/lib/bats.sh
-source "$here/bats.sh"
 # shellcheck source=tests/lib/run.sh
 source "$here/run.sh"
+# shellcheck source=tests/lib/learner.sh
+source "$here/learner.sh"
 
 main() {
-    local lessons lesson results pass fail total first next=""
-    find_bats || return 2
+    local lessons lesson score pass fail skip date next="" status
     lessons=$(list_lessons) || return 2
-    mkdir -p "$SOCKSTEP_BUILD/progress"
-    printf '%-24s %-9s %s\n' lesson status "first failing test"
+    printf '%-24s %-12s %s\n' lesson "last score" "graded (UTC)"
     for lesson in $lessons; do
-        results="$SOCKSTEP_BUILD/progress/$lesson.tsv"
-        run_lesson_tests "$lesson" "$SOCKSTEP_BUILD/lessons/$lesson" "$results" quiet
-        pass=$(count_results "$results" ok)
-        fail=$(count_results "$results" fail)
-        total=$((pass + fail + $(count_results "$results" skip)))
-        first=$(awk -F'\t' '$1 == "fail" { print $3; exit }' "$results")
-        if ((fail == 0)); then
-            printf '%-24s %-9s\n' "$lesson" "done"
-        else
-            printf '%-24s %-9s %s\n' "$lesson" "$pass/$total" "$first"
-            if [[ -z $next ]]; then
-                next="Next: lesson $lesson, '${first%%:*}' of lessons/$lesson/README.md; then: make check LESSON=${lesson%%-*}"
+        if score=$(last_score "$lesson"); then
+            read -r pass fail skip date <<<"$score"
+            if ((fail == 0)); then
+                status="done"
+            else
+                status="$pass/$((pass + fail + skip))"
             fi
+            printf '%-24s %-12s %s\n' "$lesson" "$status" "${date/T/ }"
+        else
+            fail=1
+            printf '%-24s %-12s %s\n' "$lesson" "-" "never graded"
+        fi
+        if ((fail > 0)) && [[ -z $next ]]; then
+            next="Next: lesson $lesson (lessons/$lesson/README.md); grade it with: make check LESSON=${lesson%%-*}"
         fi
     done
     echo
     if [[ -z $next ]]; then
-        next="Every lesson passes. Going further: the last section of each lesson's README."
+        next="Every lesson passed when last graded. Going further: the last section of each lesson's README."
     fi
     echo "$next"
 }
