@@ -102,6 +102,13 @@ compare_commands() {
                 k = f[3] "\t" f[4]
                 if (ca[k] > cb[k] + 0) {
                     print "twins: " zh ": commands differ from " en ": `" f[4] "` (" en ":" f[2] ") is missing from the twin, in " where(f[3])
+                    for (j = 1; j <= nb; j++) {
+                        split(order_b[j], g, "\t")
+                        if (g[3] == f[3] && cb[g[3] "\t" g[4]] > ca[g[3] "\t" g[4]] + 0) {
+                            print "  the twin has `" g[4] "` there instead (" zh ":" g[2] ")"
+                            break
+                        }
+                    }
                     exit 1
                 }
             }

@@ -119,7 +119,7 @@ expect_twins_fail() {
     en=$(copy_pair "$dir")
     cmd=$(first_command "$dir/$en") || fail "no inline command in $en"
     replace_once "$dir/$en" "\`$cmd\`" "\`$cmd --changed\`"
-    expect_twins_fail "$dir" "${en%.md}.zh-CN.md" "commands differ" "$cmd"
+    expect_twins_fail "$dir" "${en%.md}.zh-CN.md" "commands differ" "$cmd --changed" "the twin has \`$cmd\` there instead"
 }
 
 @test "twins: changing a line of a code block fails, naming the page and both lines" {
