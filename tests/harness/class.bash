@@ -140,7 +140,9 @@ clean_env() {
 class_limits() {
     export GRADE_SECONDS=${CLASS_GRADE_SECONDS:-20} GRADE_TEST_SECONDS=8 GRADE_CPU_SECONDS=20
     export GRADE_PROCESSES=200 GRADE_MEMORY_MB=2048 GRADE_FILE_MB=16 GRADE_TMP_MB=128
-    export GRADE_UID_BASE=64100 LESSON=03
+    # User ids of their own (an instructor's grade-all uses 64000 and up);
+    # CLASS_UID_BASE moves them, for two test runs on one machine at once.
+    export GRADE_UID_BASE=${CLASS_UID_BASE:-64100} LESSON=03
     # Five of lesson 03's tests, quick when the program works, that the
     # starter and the two mutants fail in part: seconds per submission.
     export TEST_FILTER=$CLASS_FILTER

@@ -17,8 +17,6 @@
 # still running when grading ended).
 set -uo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-
 # set_limits: the resource limits of every process of the submission.
 set_limits() {
     ulimit -c 0
