@@ -207,7 +207,7 @@ bench: ## benchmarks (LESSON=NN one lesson's)
 	@$(MAKE) --no-print-directory all
 	@bash tests/lib/bench.sh
 
-hint: ## show the next hint of a lesson: make hint LESSON=NN
+hint: ## show the next hint of a lesson: make hint LESSON=NN (LANG=zh: in Chinese)
 	@bash tests/lib/hint.sh
 
 progress: all ## which lessons pass, which fail, what to do next

@@ -17,6 +17,8 @@
 #   ShellCheck    every shell file: .ci/run, tests/**/*.sh, tests/**/*.bash
 #                 and the bats files (as bash)
 #   yamllint      every YAML file (the CI templates in docs/), with .yamllint
+#   twins         every page with a Chinese twin (PAGE.zh-CN.md) is in step
+#                 with it: tests/gates/twins.sh (whole repository only)
 #
 # Mutants (tests/mutants/) are patches, not C files: nothing to check there.
 # The starters in lessons/ are only formatted.
@@ -295,12 +297,30 @@ run_yamllint() {
     fi
 }
 
+# ---- twins (translated pages) ----------------------------------------------
+
+# Runs only on the whole repository, and only where there is a twin to check.
+run_twins() {
+    [ "$#" -eq 0 ] || return 0
+    [ -f "$root/tests/gates/twins.sh" ] || return 0
+    [ -n "$(find "$root" -name '*.zh-CN.md' -not -path '*/build/*' -print -quit)" ] || return 0
+    ran=$((ran + 1))
+    note ""
+    note "== bash tests/gates/twins.sh"
+    if bash "$root/tests/gates/twins.sh"; then
+        record twins ok "translated pages in step"
+    else
+        record twins FAIL "a translated page is out of step"
+    fi
+}
+
 start=$SECONDS
 run_clang_format
 run_cppcheck
 run_clang_tidy
 run_shellcheck
 run_yamllint
+run_twins "$@"
 
 note ""
 note "lint summary ($((SECONDS - start)) s):"
