@@ -438,6 +438,13 @@ static size_t buffer_pending(const struct buffer *b)
     return b->end - b->start;
 }
 
+/* The first pending byte. NULL while the buffer has no memory: NULL + 0,
+ * even with nothing to read there, is undefined behaviour in C. */
+static char *buffer_bytes(const struct buffer *b)
+{
+    return b->data == NULL ? NULL : b->data + b->start;
+}
+
 static void buffer_release(struct buffer *b)
 {
     free(b->data);
@@ -470,6 +477,9 @@ static int buffer_reserve(struct buffer *b, size_t n)
 /* Appends n bytes; returns -1 (errno ENOMEM) if memory ran out. */
 static int buffer_append(struct buffer *b, const char *bytes, size_t n)
 {
+    if (n == 0) {
+        return 0; /* (bytes may be NULL then, which memcpy must never get) */
+    }
     if (buffer_reserve(b, n) < 0) {
         return -1;
     }
@@ -1221,7 +1231,7 @@ static int queue_listing(struct conn *c, const char *dir_path, const char *url_p
                       buffer_pending(&body)) < 0 ||
         end_head(c) < 0 ||
         (!head_only &&
-         buffer_append(&c->out, body.data + body.start, buffer_pending(&body)) < 0)) {
+         buffer_append(&c->out, buffer_bytes(&body), buffer_pending(&body)) < 0)) {
         rc = -1;
     }
     buffer_release(&body);
@@ -1478,7 +1488,7 @@ static int process_input(struct conn *c, const struct site *site)
     if (c->state != CONN_READING || c->body_to_discard > 0) {
         return 0;
     }
-    size_t skip = leading_empty_lines(c->in.data + c->in.start, buffer_pending(&c->in));
+    size_t skip = leading_empty_lines(buffer_bytes(&c->in), buffer_pending(&c->in));
     if (c->scan.lines == 0 && c->scan.scanned == 0) {
         buffer_consume(&c->in, skip);
     }
@@ -1491,7 +1501,7 @@ static int process_input(struct conn *c, const struct site *site)
          * plus site->timeout_ms (and never move it with later bytes). */
         c->head_started = true;
     }
-    const char *head = c->in.data + c->in.start;
+    const char *head = buffer_bytes(&c->in);
     enum scan_result r = scan_head(&c->scan, head, buffer_pending(&c->in));
     if (r == SCAN_MORE) {
         return 0;
