@@ -25,7 +25,14 @@ set_limits() {
     ulimit -f $((GRADE_FILE_MB * 1024))
     ulimit -Hn "$GRADE_OPEN_FILES" 2>/dev/null || true
     ulimit -Sn 1024
-    [[ $(id -u) != 0 || -z ${1:-} ]] || ulimit -u "$GRADE_PROCESSES"
+    if [[ $(id -u) != 0 ]]; then
+        # Not root: the submission runs as the caller, whose processes all
+        # count towards one limit; so the limit is what the caller runs now
+        # plus GRADE_PROCESSES, and a fork bomb stops there.
+        ulimit -u $(($(ps -u "$(id -u)" --no-headers 2>/dev/null | wc -l) + GRADE_PROCESSES))
+    elif [[ -n ${1:-} ]]; then
+        ulimit -u "$GRADE_PROCESSES"
+    fi
 }
 
 as_root() {
