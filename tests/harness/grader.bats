@@ -25,6 +25,9 @@ teardown() {
 }
 
 setup() {
+    # These tests are about a machine that lacks tools; with CI=true the
+    # gates require every tool instead (tests/gates/lint.sh, fuzz.sh).
+    unset CI
     ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
     BUILD=${SOCKSTEP_BUILD:-$ROOT/build}
     FAKES="$BATS_TEST_TMPDIR/fakes"
