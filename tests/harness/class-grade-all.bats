@@ -14,6 +14,9 @@ load '../lib/common'
 load 'class'
 
 setup_file() {
+    local why
+    why=$(class_cannot_contain)
+    [[ -z $why ]] || skip "$why"
     export SUBS="$BATS_FILE_TMPDIR/submissions" OUT4="$BATS_FILE_TMPDIR/out4" OUT1="$BATS_FILE_TMPDIR/out1"
     class_limits
     class_hostile_folder "$SUBS"

@@ -136,6 +136,14 @@ clean_env() {
         LANG=C.UTF-8 TERM=dumb SOCKSTEP_ROOT="$SOCKSTEP_ROOT" SOCKSTEP_BUILD="$SOCKSTEP_BUILD" "$@"
 }
 
+# class_cannot_contain: prints why this machine cannot contain a hostile
+# submission (neither root nor unprivileged user namespaces), or nothing.
+class_cannot_contain() {
+    [[ $(id -u) == 0 ]] && return 0
+    unshare --user --map-root-user --net --mount --pid --fork --kill-child true 2>/dev/null && return 0
+    echo "not root and no user namespaces here: what a hostile submission starts would outlive its grading (run as root, or where unshare --user works)"
+}
+
 # The small limits the tests grade under (seconds, not minutes).
 class_limits() {
     export GRADE_SECONDS=${CLASS_GRADE_SECONDS:-20} GRADE_TEST_SECONDS=8 GRADE_CPU_SECONDS=20

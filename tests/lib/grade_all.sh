@@ -21,10 +21,12 @@
 # network, mount and PID namespaces (its own loopback, so a port it holds is
 # its own; a private /tmp; every process it leaves is killed with the
 # namespace), in a session of its own, in a copy of the lab that it can only
-# write in lessons/ and build/. Without root: the same copy, a session of its
-# own and the limits, but as you, with no namespaces, and no process limit
-# (RLIMIT_NPROC counts all your processes): use a container or a throwaway
-# virtual machine for code you do not trust.
+# write in lessons/ and build/. Without root but with unprivileged user
+# namespaces: as you, in user, network, mount and PID namespaces, the machine
+# read-only to it but its copy's lessons/, build/, home and tmp. With
+# neither: the same copy, a session of its own and the limits, as you, with
+# no namespaces: use a container or a throwaway virtual machine for code you
+# do not trust.
 #
 # Limits (environment; docs/instructors.md explains each):
 #   GRADE_SECONDS=900        wall time of one submission, build and all tests
@@ -85,10 +87,17 @@ csv_row() {
 # ----------------------------------------------------------- the isolation
 
 # isolation: "namespaces" (root, unshare works), "user" (root, no
-# namespaces) or "none".
+# namespaces), "userns" (not root, but unprivileged user namespaces work) or
+# "none".
 isolation() {
-    if [[ $GRADE_ISOLATION == none || $(id -u) != 0 ]]; then
+    if [[ $GRADE_ISOLATION == none ]]; then
         echo none
+    elif [[ $(id -u) != 0 ]]; then
+        if unshare --user --map-root-user --net --mount --pid --fork --kill-child true 2>/dev/null; then
+            echo userns
+        else
+            echo none
+        fi
     elif unshare --net --mount --pid --fork --kill-child true 2>/dev/null; then
         echo namespaces
     else
@@ -96,9 +105,33 @@ isolation() {
     fi
 }
 
+# as_root_mode: whether the isolation runs the submission under a user id
+# of its own (the modes that need root).
+as_root_mode() {
+    [[ $mode == namespaces || $mode == user ]]
+}
+
 # uid_processes UID: the process ids of UID.
 uid_processes() {
     ps -e -o uid=,pid= 2>/dev/null | awk -v u="$1" '$1 == u { print $2 }'
+}
+
+# kill_session SID: kills every process of the session SID (what a
+# submission graded without namespaces leaves); prints how many there were.
+kill_session() {
+    local sid=$1 pids round n=0
+    [[ $sid =~ ^[0-9]+$ ]] && ((sid > 1 && sid != $(ps -o sid= -p $$))) || {
+        echo 0
+        return
+    }
+    for round in 1 2 3 4 5 6 7 8 9 10; do
+        mapfile -t pids < <(pgrep -s "$sid")
+        ((${#pids[@]} > 0)) || break
+        ((round == 1)) && n=${#pids[@]}
+        kill -s KILL "${pids[@]}" 2>/dev/null
+        sleep 0.2
+    done
+    echo "$n"
 }
 
 # kill_uid UID: kills every process of the grading user id UID (it runs
@@ -237,6 +270,11 @@ run_sandbox() {
             setsid "${env[@]}" GRADE_NAMESPACES=1 bash "$here/grade_sandbox.sh" root "$step" "$work" "$uid")
         ;;
     user) cmd+=(setsid "${env[@]}" bash "$here/grade_sandbox.sh" root "$step" "$work" "$uid") ;;
+    userns)
+        cmd+=(unshare --user --map-root-user --net --mount --pid --fork --kill-child --mount-proc
+            setsid "${env[@]}" GRADE_NAMESPACES=1 GRADE_REAL_UID="$(id -u)" GRADE_REAL_GID="$(id -g)"
+            bash "$here/grade_sandbox.sh" userns "$step" "$work")
+        ;;
     none) cmd+=(setsid "${env[@]}" bash "$here/grade_sandbox.sh" user "$step" "$work") ;;
     esac
     # The log is cut at LOG_LIMIT bytes here, outside the limits, and the
@@ -251,16 +289,17 @@ run_sandbox() {
     ) 2>/dev/null &
     pid=$!
     exec {logfd}>&-
-    if [[ $mode != none ]]; then
+    if as_root_mode; then
         watch_processes "$uid" "$pid" "$work/nproc" &
     fi
     wait "$pid"
     status=$?
-    if [[ $mode == none ]]; then
-        # The session the submission ran in: whatever is left of it.
-        pkill -KILL -s "$pid" 2>/dev/null
-    else
+    # What is left: in namespaces it died with them; under a user id of its
+    # own, whatever runs as that id; otherwise its session.
+    if as_root_mode; then
         kill_uid "$uid" >"$work/killed"
+    elif [[ $mode == none ]]; then
+        kill_session "$(cat "$work/session" 2>/dev/null)" >"$work/killed"
     fi
     wait
     local tries=50
@@ -291,7 +330,7 @@ grade_submission() {
     local uid=$((GRADE_UID_BASE + slot)) lesson placed=1
     place_submission "$src" "$work/lab" >"$dir/placed.txt" 2>&1 || placed=0
     mkdir -p "$work/lab/build"
-    if [[ $mode != none ]]; then
+    if as_root_mode; then
         chown -R "$uid:$uid" "$work/home" "$work/tmp" "$work/lab/lessons"
         chown "$uid:$uid" "$work/lab/build" "$work"
         chmod 0755 "$work"
@@ -423,7 +462,7 @@ main() {
     lessons=$(list_lessons | tr '\n' ' ') || exit 2
     mode=$(isolation)
     mkdir -p "$out" || die "cannot create $out"
-    if [[ $mode != none ]]; then
+    if as_root_mode; then
         # One run at a time per range of user ids: two would kill each
         # other's processes.
         local lock
@@ -438,7 +477,10 @@ main() {
     ((${#students[@]} > 0)) || die "no submission folder in $SUBMISSIONS"
     echo "grade-all: ${#students[@]} submissions, $jobs at a time, lessons: $lessons"
     echo "grade-all: isolation: $mode; limits: ${GRADE_SECONDS} s a submission, ${GRADE_TEST_SECONDS} s a test, ${GRADE_CPU_SECONDS} CPU s, ${GRADE_PROCESSES} processes, ${GRADE_MEMORY_MB} MiB, files ${GRADE_FILE_MB} MiB"
-    [[ $mode == none ]] && echo "grade-all: not root: submissions run as you, without a process limit (see docs/instructors.md)"
+    case $mode in
+    userns) echo "grade-all: not root: submissions run as you, in user namespaces, the machine read-only to them (see docs/instructors.md)" ;;
+    none) echo "grade-all: not root and no user namespaces: submissions run as you, with no namespaces (see docs/instructors.md)" ;;
+    esac
     prepare_lab
     labprint=$(lab_fingerprint)
 

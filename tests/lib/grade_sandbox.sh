@@ -5,6 +5,12 @@
 #                                    new network, mount and PID namespaces,
 #                                    loopback up, a private /tmp): sets the
 #                                    limits, then drops to UID
+#   grade_sandbox.sh userns STEP WORK     not root, in user, network, mount
+#                                    and PID namespaces of its own (unshare
+#                                    --map-root-user): the same loopback and
+#                                    private /tmp, the machine read-only but
+#                                    WORK, then the caller's own user id
+#                                    again for the submission
 #   grade_sandbox.sh user STEP WORK       as the grading user (or as
 #                                    yourself without root): STEP build
 #                                    builds the submission's programs, STEP
@@ -35,28 +41,84 @@ set_limits() {
     fi
 }
 
+# private_tmp WORK: a private /tmp (and /dev/shm, /var/tmp), so the
+# submission's scratch files never reach the machine's; when WORK itself is
+# under one of them, it is carried over (through a descriptor opened before:
+# the folder it names is hidden by then).
+private_tmp() {
+    local work=$1 dir fd
+    exec {fd}<"$work" || return 1
+    for dir in /tmp /dev/shm /var/tmp; do
+        [[ -d $dir ]] && mount -t tmpfs -o "size=${GRADE_TMP_MB}m,mode=1777" tmpfs "$dir"
+    done
+    if [[ ! -d $work/lab ]]; then
+        # (-c: mount must not resolve the descriptor's link to the hidden path)
+        mkdir -p "$work" && mount -c --bind "/proc/self/fd/$fd" "$work" || return 1
+    fi
+    exec {fd}<&-
+}
+
 as_root() {
-    local step=$1 work=$2 uid=$3 dir
+    local step=$1 work=$2 uid=$3
     if [[ -n ${GRADE_NAMESPACES:-} ]]; then
         ip link set lo up 2>/dev/null || true
-        # A private /tmp (and /dev/shm, /var/tmp): the submission's scratch
-        # files never reach the machine's.
-        # When WORK itself is under one of them, it is carried over.
-        local stage=""
-        if [[ $work == /tmp/* || $work == /dev/shm/* || $work == /var/tmp/* ]]; then
-            stage=$(mktemp -d /run/sockstep-grade.XXXXXX) && mount --bind "$work" "$stage" || exit 1
-        fi
-        for dir in /tmp /dev/shm /var/tmp; do
-            [[ -d $dir ]] && mount -t tmpfs -o "size=${GRADE_TMP_MB}m,mode=1777" tmpfs "$dir"
-        done
-        if [[ -n $stage ]]; then
-            mkdir -p "$work" && mount --move "$stage" "$work" && rmdir "$stage" || exit 1
-        fi
+        private_tmp "$work" || exit 1
     fi
     set_limits processes
     # The copy's own script (root-owned, as all of the copy but lessons/):
     # the lab this one came from may sit under the /tmp just hidden.
     exec setpriv --reuid="$uid" --regid="$uid" --clear-groups --no-new-privs \
+        -- bash "$work/lab/tests/lib/grade_sandbox.sh" user "$step" "$work"
+}
+
+# read_only_machine WORK: every mount read-only but WORK, where only the
+# student's lessons/, the build folder, home/ and tmp/ stay writable (as
+# root mode's ownership has it: the copy's tests and Makefile are the
+# grader's). A user namespace may add read-only to a mount it inherited.
+read_only_machine() {
+    local work=$1 lab=$1/lab point
+    mount --bind "$work" "$work" || return 1
+    mount --bind "$lab" "$lab" || return 1
+    mount --bind "$lab/lessons" "$lab/lessons" || return 1
+    mount --bind "$lab/build" "$lab/build" || return 1
+    mount -o remount,bind,ro "$lab" || return 1
+    # Mount points are the fifth field of mountinfo, with octal escapes.
+    while read -r point; do
+        point=$(printf '%b' "$point")
+        case $point in
+        "$work" | "$work"/* | /proc | /proc/* | /sys | /sys/* | /dev | /dev/*) continue ;;
+        esac
+        mount -o remount,bind,ro "$point" 2>/dev/null || true
+    done < <(awk '{ print $5 }' /proc/self/mountinfo)
+    : >"$work/.write-test" 2>/dev/null || return 1
+    rm -f "$work/.write-test"
+}
+
+# watch_namespace FLAG: counts the tasks of this PID namespace; at the
+# process limit, writes FLAG and kills every one of them (but process 1).
+watch_namespace() {
+    local flag=$1 tasks
+    while sleep 0.5; do
+        tasks=(/proc/[0-9]*/task/[0-9]*)
+        if ((${#tasks[@]} >= GRADE_PROCESSES - 2)); then
+            echo "${#tasks[@]}" >"$flag"
+            kill -s KILL -1 2>/dev/null
+            return
+        fi
+    done
+}
+
+as_userns() {
+    local step=$1 work=$2
+    ip link set lo up || exit 1
+    read_only_machine "$work" || exit 1
+    private_tmp "$work" || exit 1
+    watch_namespace "$work/nproc" &
+    export GRADE_WATCHER=$! GRADE_USERNS=1
+    set_limits processes
+    # Back to the caller's own user id (a user namespace inside this one),
+    # without the namespace's root powers: files keep their permissions.
+    exec unshare --user --map-user="$GRADE_REAL_UID" --map-group="$GRADE_REAL_GID" \
         -- bash "$work/lab/tests/lib/grade_sandbox.sh" user "$step" "$work"
 }
 
@@ -72,7 +134,11 @@ lesson_targets() {
 
 as_user() {
     local step=$1 work=$2 lab=$2/lab
-    [[ $(id -u) == 0 ]] || set_limits
+    # (In user namespaces the limits were set before the last one.)
+    [[ $(id -u) == 0 || -n ${GRADE_USERNS:-} ]] || set_limits
+    # Without namespaces, the session is all that holds what the submission
+    # leaves running: its id, for grade_all.sh to end it.
+    [[ -n ${GRADE_NAMESPACES:-} ]] || ps -o sid= -p $$ >"$work/session"
     cd "$lab" || exit 1
     export HOME=$work/home
     if [[ -n ${GRADE_NAMESPACES:-} ]]; then
@@ -99,9 +165,14 @@ as_user() {
     # In the PID namespace this shell is process 1: any other process still
     # there was left behind by the submission (the namespace's end kills it).
     if [[ -n ${GRADE_NAMESPACES:-} ]]; then
-        local proc left=0
+        # (Not counted: this shell, and the watcher of user namespaces with
+        # its sleep.)
+        local proc pid parent left=0
         for proc in /proc/[0-9]*; do
-            [[ ${proc#/proc/} == "$$" ]] || left=$((left + 1))
+            pid=${proc#/proc/}
+            parent=$(sed -E 's/.*\) . ([0-9]+) .*/\1/' "$proc/stat" 2>/dev/null)
+            [[ $pid == "$$" || $pid == "${GRADE_WATCHER:-}" || $parent == "${GRADE_WATCHER:-none}" ]] ||
+                left=$((left + 1))
         done
         echo "$left" >"$work/left"
     fi
@@ -109,9 +180,10 @@ as_user() {
 
 case ${1:-} in
 root) as_root "$2" "$3" "$4" ;;
+userns) as_userns "$2" "$3" ;;
 user) as_user "$2" "$3" ;;
 *)
-    echo "usage: grade_sandbox.sh root build|grade WORK UID | user build|grade WORK" >&2
+    echo "usage: grade_sandbox.sh root build|grade WORK UID | userns|user build|grade WORK" >&2
     exit 2
     ;;
 esac

@@ -55,9 +55,14 @@ build_errors=$(grep -E '^lessons/.*: (fatal )?error:' "$work/build.log" | head -
 # The grading, bounded: a hanging program cannot keep the results unwritten.
 # Where a PID namespace can be made, everything the submission started ends
 # with it; elsewhere (Gradescope's container) the container's end does that.
+# Without root, user namespaces can make one too, with a second one inside
+# to give the grading back its own user id (not the namespace's root).
 ns=()
 if unshare --pid --fork --kill-child --mount-proc true 2>/dev/null; then
     ns=(unshare --pid --fork --kill-child --mount-proc)
+elif unshare --user --map-root-user --pid --fork --kill-child --mount-proc true 2>/dev/null; then
+    ns=(unshare --user --map-root-user --pid --fork --kill-child --mount-proc
+        unshare --user --map-user="$(id -u)" --map-group="$(id -g)")
 fi
 timeout --signal=KILL "$GRADE_SECONDS" "${ns[@]}" setsid \
     env SOCKSTEP_REPORTS="gradescope=$work/results.json" bash tests/lib/grade.sh >"$work/grade.log" 2>&1
