@@ -71,7 +71,7 @@ export FORCE
 
 .PHONY: all solutions lessons fixtures benchtools mutants check grade test demo \
         bench hint progress lint fuzz valgrind sanitize gates clean help \
-        grade-all gradescope-autograder github-workflow
+        grade-all gradescope-autograder github-workflow starters
 
 all: solutions lessons fixtures benchtools ## build every lesson, solution and test peer
 
@@ -138,6 +138,16 @@ $(call mutant_bin,$(1)): $(1) $(filter $(BUILD)/solutions/$(call mutant_lesson,$
 	done
 endef
 $(foreach m,$(MUTANT_SRCS),$(eval $(call mutant_rule,$(m))))
+
+# The starters are made from the references (tests/lib/steps.sh): the
+# reference with each step cut out by its patch in tests/steps/. A rung of
+# the ladder (the reference with only the steps after N cut) is built here
+# like any other program; `make test` writes its source.
+starters: ## write lessons/*/*.c from the references and tests/steps/ (see docs/instructors.md)
+	@bash tests/lib/steps.sh starters
+
+$(BUILD)/steps/%: $(BUILD)/steps/%.c
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
 ifeq ($(SANITIZE),1)
 check grade: tsan

@@ -14,9 +14,8 @@ load '../lib/common'
 load 'class'
 
 setup_file() {
-    local why
-    why=$(class_cannot_contain)
-    [[ -z $why ]] || skip "$why"
+    # (Each test skips then, in setup: bats cannot skip a whole file here.)
+    [[ -z $(class_cannot_contain) ]] || return 0
     export SUBS="$BATS_FILE_TMPDIR/submissions" OUT4="$BATS_FILE_TMPDIR/out4" OUT1="$BATS_FILE_TMPDIR/out1"
     class_limits
     class_hostile_folder "$SUBS"
@@ -45,6 +44,9 @@ setup_file() {
 }
 
 setup() {
+    local why
+    why=$(class_cannot_contain)
+    [[ -z $why ]] || skip "$why"
     class_limits
     CSV=$OUT4/results.csv
 }

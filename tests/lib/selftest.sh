@@ -2,10 +2,13 @@
 # The maintainers' self-test behind `make test`: proves the tests test
 # something. For every lesson (LESSON=NN for one):
 #   1. every test passes against the reference in solutions/;
-#   2. every test name says its step ("step N: ..."), and for every
+#   2. every test name says its step ("step N: ..."), the committed
+#      starter is what `make starters` makes of the reference, and for every
 #      TODO(step N) left in the starter, at least one "step N:" test fails
 #      against the starter (build/lessons/, as committed);
-#   3. every known-bad program in tests/mutants/ fails at least one test;
+#   3. the ladder: for every step N, the reference with only the steps
+#      after N cut builds warning-free and passes every test of steps 1-N;
+#   4. every known-bad program in tests/mutants/ fails at least one test;
 # then the lab's own tools (every tests/harness/*.bats: grading, reports,
 # the learner's commands), and the fast quality gates (lint, fuzz corpus
 # replay) when present. LESSON=harness runs only the tools' tests.
@@ -100,6 +103,76 @@ check_starter() {
             pass "$lesson: step $step left undone fails $caught test(s)"
         else
             flunk "$lesson: no 'step $step:' test fails against the starter (TODO(step $step))"
+        fi
+    done
+}
+
+# check_starter_source LESSON: the committed starters are what
+# `make starters` makes of the references (tests/steps/).
+check_starter_source() {
+    local lesson=$1
+    if LESSON=$lesson bash "$here/steps.sh" check >"$work/$lesson.starters.log" 2>&1; then
+        pass "$lesson: the starters are what 'make starters' makes of the references"
+    else
+        flunk "$lesson: a starter differs from its source (edit the reference and tests/steps/, then make starters)" \
+            "$(head -n 30 "$work/$lesson.starters.log")"
+    fi
+}
+
+# step_filter N: a bats filter for the tests of steps 1 to N.
+step_filter() {
+    printf '^step (%s): ' "$(seq -s '|' 1 "$1")"
+}
+
+# write_rung LESSON N FOLDER: FOLDER/<prog>.c for each program, the rung
+# after step N (rewritten only when it changed, so make rebuilds only what
+# did); fails when a step patch does not apply.
+write_rung() {
+    local lesson=$1 n=$2 folder=$3 prog
+    mkdir -p "$folder"
+    for prog in $(bash "$here/steps.sh" programs "$lesson"); do
+        bash "$here/steps.sh" rung "$lesson" "$prog" "$n" "$folder/$prog.c.new" || return 1
+        if cmp -s "$folder/$prog.c.new" "$folder/$prog.c"; then
+            rm -f "$folder/$prog.c.new"
+        else
+            mv "$folder/$prog.c.new" "$folder/$prog.c"
+        fi
+    done
+}
+
+# check_ladder LESSON: for each step N but the last, the program as a
+# student has it after step N (the reference with the steps after N cut)
+# builds warning-free and passes every test of steps 1 to N: a test named
+# for step N that needs a later step fails here.
+check_ladder() {
+    local lesson=$1 steps top n folder results prog targets total
+    steps=$(bash "$here/steps.sh" steps "$lesson")
+    top=$(tail -n 1 <<<"$steps")
+    for n in $steps; do
+        ((n < top)) || continue
+        folder="$SOCKSTEP_BUILD/steps/$lesson/step-$n"
+        if ! write_rung "$lesson" "$n" "$folder" 2>"$work/$lesson.rung.log"; then
+            flunk "$lesson: after step $n: the step patches do not apply" "$(cat "$work/$lesson.rung.log")"
+            continue
+        fi
+        targets=()
+        for prog in $(bash "$here/steps.sh" programs "$lesson"); do
+            targets+=("$folder/$prog")
+        done
+        if ! make -C "$SOCKSTEP_ROOT" --no-print-directory WERROR=1 BUILD="$SOCKSTEP_BUILD" \
+            "${targets[@]}" >"$work/$lesson.rung.log" 2>&1; then
+            flunk "$lesson: after step $n: does not build warning-free" \
+                "$(grep -E 'error|warning' "$work/$lesson.rung.log" | head -n 8)"
+            continue
+        fi
+        results="$work/$lesson.step-$n.tsv"
+        TEST_FILTER=$(step_filter "$n") run_lesson_tests "$lesson" "$folder" "$results" quiet && :
+        total=$(wc -l <"$results" | tr -d ' ')
+        if [[ $(count_results "$results" fail) == 0 && $total -gt 0 ]]; then
+            pass "$lesson: after step $n: builds warning-free and passes all $total tests of steps 1-$n"
+        else
+            flunk "$lesson: after step $n: fails $(count_results "$results" fail) of $total tests of steps 1-$n (a test that needs a later step is named for the wrong step)" \
+                "$(failure_details "$results")"
         fi
     done
 }
@@ -224,7 +297,9 @@ check_lesson() {
     echo "== $lesson"
     check_test_names "$lesson"
     check_solutions "$lesson"
+    check_starter_source "$lesson"
     check_starter "$lesson"
+    check_ladder "$lesson"
     check_mutants "$lesson"
 }
 
