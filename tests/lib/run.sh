@@ -47,7 +47,7 @@ run_bats_file() {
     local lesson
     lesson=$(basename "$file" .bats)
     local diagdir line status="" name diag="" diag_file="" started finished failed=0 saw_plan=0
-    local planned=0 other
+    local planned=0 other traced=""
     diagdir=$(dirname "$results")/$(basename "$results" .tsv).diag
     mkdir -p "$diagdir"
     : >"$results"
@@ -105,9 +105,18 @@ run_bats_file() {
             diag=""
             ;;
         "#"*)
-            # Diagnostics of the test just reported (bats prints them after it).
-            [[ -n $diag_file ]] && printf '%s\n' "${line#"# "}" >>"$diag_file"
-            [[ -n $quiet || $status != fail ]] || printf '          %s\n' "${line#"# "}"
+            # Diagnostics of the test just reported (bats prints them after it),
+            # without bats' stack trace: a helper of tests/lib says what was
+            # sent, expected and got, and the likely cause.
+            line=${line#"#"}
+            line=${line# }
+            if is_trace_line "$line" "$traced"; then
+                [[ $line == *"from function "* ]] && traced=helper
+                continue
+            fi
+            traced=""
+            [[ -n $diag_file ]] && printf '%s\n' "$line" >>"$diag_file"
+            [[ -n $quiet || $status != fail ]] || printf '          %s\n' "$line"
             ;;
         *)
             printf '%s\n' "$line" >>"$other"
@@ -171,6 +180,19 @@ check_run_complete() {
 run_failures() {
     awk -F'\t' '$1 == "fail" && ($3 ~ /^the test run: / || $3 ~ /\.bats runs$/ ||
         $3 == "the programs are built") { print $3 }' "$1"
+}
+
+# is_trace_line LINE TRACED: whether LINE is part of bats' stack trace (the
+# "(from function ... in file ...)" lines, and, after a trace through a
+# helper (TRACED=helper), the "`command' failed" line: the helper said what
+# was sent, expected and got).
+is_trace_line() {
+    local text=${1#"${1%%[! ]*}"}
+    case $text in
+    "(from function "* | "from function "* | "(in test file "* | "in test file "*) return 0 ;;
+    "\`"*"' failed" | "\`"*"' failed with status "*) [[ $2 == helper ]] ;;
+    *) return 1 ;;
+    esac
 }
 
 show_result() {

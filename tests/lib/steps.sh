@@ -69,6 +69,8 @@ apply_chain() {
         step=${patchfile##*.step-}
         step=${step%.patch}
         ((step > n)) || continue
+        # (Empty: the step changes nothing in this program.)
+        [[ -s $patchfile ]] || continue
         patch_step "$out" "$patchfile" >/dev/null || {
             echo "steps: ${patchfile#"$SOCKSTEP_ROOT"/} no longer applies to solutions/$lesson/$prog.c: see 'Changing a step' in docs/instructors.md" >&2
             return 1
