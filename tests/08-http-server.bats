@@ -229,23 +229,23 @@ stop_test() {
     hello_test_port_in_use "$SERVER" "step 1" -r "$SITE"
 }
 
-@test "step 1: a request in one piece is answered (curl)" {
+@test "step 2: a request in one piece is answered (curl)" {
     start_http
     curl_get "$(url /a.txt)"
     expect_curl_code 200 "read the request, find the end of its head (an empty line), answer it (steps 1 and 2)"
     expect_equal "$SENT" "hello" "$(cat "$BODY")"
 }
 
-@test "step 1: a request sent one byte at a time is answered" {
+@test "step 2: a request sent one byte at a time is answered" {
     start_http
     raw 'GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' -d 5
-    expect_status 200 "a read may hold any part of the head: keep the bytes and scan on when more come (step 1)"
+    expect_status 200 "a read may hold any part of the head: keep the bytes and scan on when more come (step 1), then answer (step 2)"
 }
 
-@test "step 1: lines may end in a bare LF; header names are case-insensitive" {
+@test "step 2: lines may end in a bare LF; header names are case-insensitive" {
     start_http
     raw 'GET /a.txt HTTP/1.1\nhOsT: x\nCONNECTION: close\n\n'
-    expect_status 200 "accept '\\\\n' as a line ending, compare header names with strncasecmp (step 1)"
+    expect_status 200 "accept '\\\\n' as a line ending, compare header names with strncasecmp (step 1), then answer (step 2)"
     expect_closed_by_server "'CONNECTION: close' is 'Connection: close' (step 1)"
 }
 
@@ -311,12 +311,16 @@ stop_test() {
 @test "step 2: one log line per request: ADDR:PORT \"REQUEST LINE\" STATUS BYTES" {
     start_http
     curl_get "$(url /a.txt)"
-    curl_get "$(url /nothing-here)"
     expect_log '^127\.0\.0\.1:[0-9]+ "GET /a\.txt HTTP/1\.1" 200 6$' "log after each response (step 2)"
-    expect_log '^127\.0\.0\.1:[0-9]+ "GET /nothing-here HTTP/1\.1" 404 [0-9]+$' "errors are logged too (step 2)"
 }
 
-@test "step 2: the log never holds raw bytes from the network" {
+@test "step 3: errors are logged too, with their status" {
+    start_http
+    curl_get "$(url /nothing-here)"
+    expect_log '^127\.0\.0\.1:[0-9]+ "GET /nothing-here HTTP/1\.1" 404 [0-9]+$' "errors are logged like any response (steps 2 and 3)"
+}
+
+@test "step 3: the log never holds raw bytes from the network" {
     start_http
     raw 'GET /a\001\033[31m.txt HTTP/1.1\r\nHost: x\r\n\r\n'
     wait_until 3 _log_has_or_gone '"GET /a' || true
@@ -340,14 +344,13 @@ stop_test() {
 
 # ------------------------------------------------------------------ step 3
 
-@test "step 3: a missing file gets 404 with a small HTML body; the connection stays open" {
+@test "step 3: a missing file gets 404 with a small HTML body" {
     start_http
     raw 'GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n' -t 1000
     expect_status 404 "a file that does not exist is 404 (step 3)"
     expect_header Content-Type "text/html; charset=utf-8" "error bodies are HTML (step 3)"
     expect_header Content-Length "$(body_of_reply | wc -c | tr -d ' ')" "Content-Length is the body's size (step 3)"
     body_of_reply | grep -q 404 || report_mismatch "$SENT" "a body naming 404" "$(cat "$REPLY")" "step 3"
-    expect_still_open "a 404 does not end the connection (step 3)"
 }
 
 @test "step 3: other methods get 405 with 'Allow: GET, HEAD'" {
@@ -374,8 +377,7 @@ stop_test() {
     start_http
     local line
     for line in 'GET /a.txt' 'GET  /a.txt HTTP/1.1' 'GET /a.txt HTTP/1.1 x' 'GET /a.txt HTTP/1' \
-        'GET /a.txt http/1.1' '/a.txt HTTP/1.1' 'G(T /a.txt HTTP/1.1' 'GET /a.txt HTTP/1.10' \
-        'GET a.txt HTTP/1.1'; do
+        'GET /a.txt http/1.1' '/a.txt HTTP/1.1' 'G(T /a.txt HTTP/1.1' 'GET /a.txt HTTP/1.10'; do
         raw "$line\\r\\nHost: x\\r\\n\\r\\n"
         expect_status 400 "a request line is METHOD SP TARGET SP HTTP/x.y, nothing else (step 3)"
         expect_closed_by_server "close after a 400 (step 3)"
@@ -415,6 +417,13 @@ stop_test() {
             report_mismatch "GET $target" "400, 403 or 404" "status $CURL_CODE: $(head -c 100 "$BODY")" \
                 "percent-decode the path, then look for '..' segments in the decoded path (step 4)"
     done
+}
+
+@test "step 4: a target that does not start with '/' gets 400 and a close" {
+    start_http
+    raw 'GET a.txt HTTP/1.1\r\nHost: x\r\n\r\n'
+    expect_status 400 "a target is an absolute path: it starts with '/' (step 4)"
+    expect_closed_by_server "close after a 400 (step 4)"
 }
 
 @test "step 4: a backslash is refused" {
@@ -528,6 +537,13 @@ stop_test() {
     run curl -s --max-time 5 -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects}\n' \
         "$(url /a.txt)" "$(url /nothing)" "$(url /big.bin)"
     expect_equal "curl URL1 URL2 URL3" $'1\n0\n0' "$output" "HTTP/1.1 keeps the connection open: read the next request after a response (step 6)"
+}
+
+@test "step 6: a 404 does not end a kept-alive connection" {
+    start_http
+    raw 'GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n' -t 1000
+    expect_status 404 "a file that does not exist is 404 (step 3)"
+    expect_still_open "an error response other than 400 keeps the connection (step 6)"
 }
 
 @test "step 6: pipelined requests in one write are answered in order" {

@@ -299,6 +299,8 @@ report_skips() {
     skip_summary "${present[@]}"
 }
 
+# A lesson is three units, which can run at once: its reference and
+# starter, its ladder, its mutants (their lines follow in that order).
 check_lesson() {
     local lesson=$1
     echo
@@ -307,8 +309,6 @@ check_lesson() {
     check_solutions "$lesson"
     check_starter_source "$lesson"
     check_starter "$lesson"
-    check_ladder "$lesson"
-    check_mutants "$lesson"
 }
 
 check_harness_file() {
@@ -337,7 +337,7 @@ plan_units() {
     local lesson file first=first
     if [[ ${LESSON:-} != harness ]]; then
         for lesson in $(list_lessons) ; do
-            units+=("check_lesson $lesson")
+            units+=("check_lesson $lesson" "check_ladder $lesson" "check_mutants $lesson")
         done
     fi
     if [[ -z ${LESSON:-} || ${LESSON:-} == harness ]]; then
@@ -374,20 +374,43 @@ show_unit() {
     fi
 }
 
+# unit_cost N: a rough cost of unit N (tests it runs), so that the long
+# units start first and the run ends sooner.
+unit_cost() {
+    local words
+    read -ra words <<<"${units[$1]}"
+    local file="$SOCKSTEP_ROOT/tests/${words[1]:-}.bats" tests=0
+    case ${words[0]} in
+    check_lesson | check_ladder | check_mutants)
+        tests=$(grep -c '^@test ' "$SOCKSTEP_ROOT/tests/${words[1]}.bats")
+        ;;
+    check_harness_file)
+        file="$SOCKSTEP_ROOT/tests/harness/${words[1]}.bats"
+        tests=$(grep -c '^@test ' "$file")
+        ;;
+    esac
+    case ${words[0]} in
+    check_lesson) echo $((tests * 2)) ;;
+    check_ladder) echo $((tests * $(bash "$here/steps.sh" steps "${words[1]}" | wc -l) / 2)) ;;
+    check_mutants) echo $((tests * $(compgen -G "$SOCKSTEP_ROOT/tests/mutants/${words[1]}/*.patch" | wc -l) / 4)) ;;
+    check_harness_file) echo $((tests * 3)) ;;
+    *) echo 40 ;;
+    esac
+}
+
 run_units() {
-    local jobs=$1 next=0 shown=0 running=0
-    while ((shown < ${#units[@]})); do
-        while ((running < jobs && next < ${#units[@]})); do
-            run_unit "$next" &
-            running=$((running + 1)) next=$((next + 1))
+    local jobs=$1 shown=0 running=0 k=0 n=${#units[@]} i order=()
+    mapfile -t order < <(for ((i = 0; i < n; i++)); do echo "$(unit_cost "$i") $i"; done |
+        sort -k1,1rn -k2,2n | cut -d' ' -f2)
+    while ((shown < n)); do
+        while ((running < jobs && k < n)); do
+            run_unit "${order[k]}" &
+            running=$((running + 1)) k=$((k + 1))
         done
-        if ((jobs > 1)); then
-            wait -n 2>/dev/null || true
-        else
-            wait
-        fi
+        ((running == 0)) || wait -n 2>/dev/null || true
         running=$(jobs -rp | wc -l)
-        while ((shown < next)) && { [[ -f $work/unit.$shown.count ]] || ((running == 0)); }; do
+        # In order: a unit is shown once it and every one before it ended.
+        while ((shown < n)) && { [[ -f $work/unit.$shown.count ]] || ((k == n && running == 0)); }; do
             show_unit "$shown"
             shown=$((shown + 1))
         done
