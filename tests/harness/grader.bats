@@ -224,6 +224,8 @@ skipping_tests() {
     cp "$ROOT/tests/gates/lint.sh" "$LAB/tests/gates/"
     mkdir -p "$LAB/solutions/00-mini"
     printf 'int main(void) { return 0; }\n' >"$LAB/solutions/00-mini/mini.c"
+    # The starter's one source: the reference and its step patch.
+    in_lab bash tests/lib/steps.sh split 00 >/dev/null
     hide_commands clang-format cppcheck clang-tidy shellcheck
     run in_lab bash tests/lib/selftest.sh
     assert_success
@@ -231,7 +233,8 @@ skipping_tests() {
     assert_line "  skip  gate: lint: skipped (clang-format, cppcheck, clang-tidy, shellcheck not installed)"
     refute_line --partial "ok    gate: lint"
     assert_line "9 skipped: socat is not installed (5), nc is not installed (4)"
-    assert_line "selftest: 3 passed, 0 failed, 1 skipped"
+    assert_line "  ok    00-mini: the starters are what 'make starters' makes of the references"
+    assert_line "selftest: 4 passed, 0 failed, 1 skipped"
 }
 
 # ---------------------------------------------------------------- gates

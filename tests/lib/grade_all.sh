@@ -120,10 +120,10 @@ uid_processes() {
 # submission graded without namespaces leaves); prints how many there were.
 kill_session() {
     local sid=$1 pids round n=0
-    [[ $sid =~ ^[0-9]+$ ]] && ((sid > 1 && sid != $(ps -o sid= -p $$))) || {
+    if [[ ! $sid =~ ^[0-9]+$ ]] || ((sid <= 1 || sid == $(ps -o sid= -p $$))); then
         echo 0
         return
-    }
+    fi
     for round in 1 2 3 4 5 6 7 8 9 10; do
         mapfile -t pids < <(pgrep -s "$sid")
         ((${#pids[@]} > 0)) || break
