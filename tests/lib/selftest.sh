@@ -364,8 +364,10 @@ run_unit() {
     # shellcheck disable=SC2030 # each unit counts in a subshell of its own, on purpose
     (
         passed=0 failed=0 skipped=0
+        began=$SECONDS
         # shellcheck disable=SC2086 # a unit is a function and its words
         ${units[n]}
+        printf '%s\t%s\n' "$((SECONDS - began))" "${units[n]}" >"$work/unit.$n.seconds"
         printf '%s %s %s\n' "$passed" "$failed" "$skipped" >"$work/unit.$n.count"
     ) >"$work/unit.$n.out" 2>&1
 }
@@ -426,9 +428,11 @@ run_units() {
 }
 
 # report_timing: the ten slowest tests of the whole run, so that the next
-# slow test is seen.
+# slow test is seen, and the longest parts (they bound the run's time).
 report_timing() {
     local f
+    cat "$work"/unit.*.seconds 2>/dev/null | sort -t$'\t' -k1,1rn | head -n 5 |
+        awk -F'\t' 'NR == 1 { print "The longest parts (seconds):" } { printf "  %7d  %s\n", $1, $2 }'
     for f in "$work"/*.tsv; do
         [[ -f $f ]] && awk -F'\t' -v run="$(basename "$f" .tsv)" '{ print $2 "\t" run ": " $3 }' "$f"
     done | sort -t$'\t' -k1,1 -rn | head -n 10 |
