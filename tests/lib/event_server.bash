@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # Helpers for the tests of the single-thread event-loop servers (lessons 06
 # and 07): a client held open from bash, reading with a deadline, a client
-# that never reads, and the open-file limit. Load after lib/common, and set
-# SERVER (the program under test) and LOAD (the load generator) in setup.
+# that never reads, and the open-file limit; and the tests both lessons
+# share (event_test_*, at the end). Load after lib/common, and set SERVER
+# (the program under test) and LOAD (the load generator) in setup.
 # shellcheck disable=SC2154 # SERVER and LOAD: set by the caller
 
 # How long a read from a server may wait.
@@ -96,13 +97,13 @@ peak_grew_over() { # peak_grew_over PID BASE_KIB LIMIT_KIB
 }
 
 # ------------------------------------------------- tests both lessons share
-# Each event_test_* PROG STEP ... starts PROG itself (as SERVER); STEP is
-# the step of the lesson's README whose work the test checks, and the CAUSE
+# Each event_test_* PROG STEP ... starts PROG itself (as SERVER); STEP is the
+# step of the lesson's README whose work the test checks, and the CAUSE
 # arguments are the "likely cause" lines of its failure messages (empty:
 # none).
 
-# event_test_two_clients_logged PROG STEP CAUSE: two clients connected at the same
-# time are both accepted, and each logged.
+# event_test_two_clients_logged PROG STEP CAUSE: two clients connected at the
+# same time are both accepted, and each logged.
 event_test_two_clients_logged() {
     local SERVER=$1
     shift 2
@@ -120,8 +121,8 @@ event_test_two_clients_logged() {
     exec {first}>&-
 }
 
-# event_test_welcome_while_silent PROG STEP CAUSE: a client gets Welcome! while
-# another one, connected first, stays silent.
+# event_test_welcome_while_silent PROG STEP CAUSE: a client gets Welcome!
+# while another one, connected first, stays silent.
 event_test_welcome_while_silent() {
     local SERVER=$1
     shift 2
@@ -133,8 +134,8 @@ event_test_welcome_while_silent() {
     exec {silent}>&-
 }
 
-# event_test_half_line PROG STEP CAUSE: a client that sent half a line and waits does
-# not keep the next one from its welcome.
+# event_test_half_line PROG STEP CAUSE: a client that sent half a line and
+# waits does not keep the next one from its welcome.
 event_test_half_line() {
     local SERVER=$1
     shift 2
@@ -159,8 +160,8 @@ event_test_tutorial() {
     talk 'Sarah\n' 'Hello, Sarah!\n'
 }
 
-# event_test_pieces PROG STEP [CAUSE_EARLY CAUSE_KEPT]: a line that arrives in pieces
-# is answered once, when its newline comes.
+# event_test_pieces PROG STEP [CAUSE_EARLY CAUSE_KEPT]: a line that arrives in
+# pieces is answered once, when its newline comes.
 event_test_pieces() {
     local SERVER=$1
     shift 2
@@ -173,8 +174,8 @@ event_test_pieces() {
     talk 'cy\n' 'Hello, Tracy!\n'
 }
 
-# event_test_cr_nul_empty PROG STEP [CAUSE_CR CAUSE_NUL]: a trailing \r is dropped, a
-# NUL byte is data, an empty line is a line.
+# event_test_cr_nul_empty PROG STEP [CAUSE_CR CAUSE_NUL]: a trailing \r is
+# dropped, a NUL byte is data, an empty line is a line.
 event_test_cr_nul_empty() {
     local SERVER=$1
     shift 2
@@ -186,8 +187,8 @@ event_test_cr_nul_empty() {
     talk '\n' 'Hello, !\n'
 }
 
-# event_test_line_limit PROG STEP CAUSE_4096 CAUSE_4097 [closes]: 4096 bytes are a
-# line, 4097 get 'Error: line too long' (and, with "closes", the close).
+# event_test_line_limit PROG STEP CAUSE_4096 CAUSE_4097 [closes]: 4096 bytes
+# are a line, 4097 get 'Error: line too long' (and, with "closes", the close).
 event_test_line_limit() {
     local SERVER=$1
     shift 2
@@ -201,8 +202,8 @@ event_test_line_limit() {
     [[ ${3:-} != closes ]] || expect_closed "after 'Error: line too long' the server closes the connection"
 }
 
-# event_test_million_lines PROG STEP CAUSE: 1,000,000 lines in one go while the
-# replies are read late; all of them arrive, in order.
+# event_test_million_lines PROG STEP CAUSE: 1,000,000 lines in one go while
+# the replies are read late; all of them arrive, in order.
 event_test_million_lines() {
     local SERVER=$1
     shift 2
@@ -243,8 +244,8 @@ event_test_non_reader_memory() {
     talk 'Sarah\n' 'Hello, Sarah!\n' "the other clients must still be served ($step)"
 }
 
-# event_test_non_reader_stall PROG STEP CAUSE: a client that never reads its replies
-# does not keep the others waiting.
+# event_test_non_reader_stall PROG STEP CAUSE: a client that never reads its
+# replies does not keep the others waiting.
 event_test_non_reader_stall() {
     local SERVER=$1
     shift 2
@@ -257,8 +258,8 @@ event_test_non_reader_stall() {
     talk "" 'Welcome!\n'
 }
 
-# event_test_thousand_clients PROG STEP [CAUSE]: 1,000 connections held at once, each
-# welcomed and answered (hello_load -H).
+# event_test_thousand_clients PROG STEP [CAUSE]: 1,000 connections held at
+# once, each welcomed and answered (hello_load -H).
 event_test_thousand_clients() {
     local SERVER=$1
     shift 2
@@ -271,8 +272,8 @@ event_test_thousand_clients() {
             "held=1000 answered=1000 errors=0" "$output" "${1:-}"
 }
 
-# event_test_leavers PROG STEP CAUSE_OTHERS CAUSE_LEAK: of 10 clients, half leave
-# (some say exit, some just close); the others are still answered, and
+# event_test_leavers PROG STEP CAUSE_OTHERS CAUSE_LEAK: of 10 clients, half
+# leave (some say exit, some just close); the others are still answered, and
 # every descriptor of those that left is closed.
 event_test_leavers() {
     local SERVER=$1
