@@ -89,7 +89,10 @@ $(BUILD)/lessons/%: lessons/%.c
 	@mkdir -p $(@D); rm -f $@
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
-$(BUILD)/fixtures/%: tests/fixtures/%.c
+# The peers share tests/fixtures/fixture.h.
+FIXTURE_H := tests/fixtures/fixture.h
+
+$(BUILD)/fixtures/%: tests/fixtures/%.c $(FIXTURE_H)
 	@mkdir -p $(@D); rm -f $@
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
@@ -100,7 +103,7 @@ $(BUILD)/fixtures/%.so: tests/fixtures/preload/%.c
 	$(CC) $(filter-out -std=% -Wpedantic,$(CFLAGS)) -std=gnu17 $(filter -Werror,$(EXTRA_CFLAGS)) \
 	    -fPIC -shared -o $@ $< -ldl
 
-$(BUILD)/bench/%: tests/bench/%.c
+$(BUILD)/bench/%: tests/bench/%.c $(FIXTURE_H)
 	@mkdir -p $(@D); rm -f $@
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
@@ -111,11 +114,11 @@ $(BUILD)/bench/%: tests/bench/%.c
 LEARNER_BINS := $(BUILD)/bin/tcp $(BUILD)/bin/udp $(BUILD)/bin/port
 all fixtures: $(LEARNER_BINS)
 
-$(BUILD)/bin/tcp: tests/fixtures/tcp_talk.c
+$(BUILD)/bin/tcp: tests/fixtures/tcp_talk.c $(FIXTURE_H)
 	@mkdir -p $(@D); rm -f $@
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
-$(BUILD)/bin/udp: tests/fixtures/udp_peer.c
+$(BUILD)/bin/udp: tests/fixtures/udp_peer.c $(FIXTURE_H)
 	@mkdir -p $(@D); rm -f $@
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 

@@ -14,6 +14,7 @@
 # shellcheck disable=SC2030,SC2031
 
 load 'lib/common'
+load 'lib/nginx'
 
 setup() {
     GET=$(program http_get)
@@ -788,37 +789,16 @@ CHUNKED_BODY=$'hello 0123456789\r\n\r\nchunked'
 # file it writes (pid, logs, temporary files) in the test's folder. Sets URL.
 start_nginx() {
     require_command nginx
-    local dir="$BATS_TEST_TMPDIR/nginx" port user=""
+    local dir="$BATS_TEST_TMPDIR/nginx" port
     WWW="$dir/www"
     mkdir -p "$WWW/ssi" "$dir/tmp"
-    [[ $(id -u) != 0 ]] || user="user root;"
     for _ in 1 2 3; do
         port=$(closed_port)
-        cat >"$dir/nginx.conf" <<EOF
-$user
-daemon off;
-master_process off;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
-    types { text/html html; application/octet-stream bin; }
-    server {
-        listen 127.0.0.1:$port;
-        root $WWW;
-        # Server Side Includes change the body as it is sent, so nginx does
+        nginx_conf "$dir" "$port" "$WWW" \
+            '    types { text/html html; application/octet-stream bin; }' \
+            '        # Server Side Includes change the body as it is sent, so nginx does
         # not know its length and sends it chunked.
-        location /ssi/ { ssi on; }
-    }
-}
-EOF
+        location /ssi/ { ssi on; }' >"$dir/nginx.conf"
         start_background nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log"
         if wait_until 5 bash -c "exec 5<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
             URL="http://127.0.0.1:$port"

@@ -20,25 +20,15 @@ load 'lib/event_server'
 
 setup() {
     SERVER=$(program hello_poll)
+    # shellcheck disable=SC2034 # read by lib/event_server
     LOAD=${SOCKSTEP_BUILD:-$SOCKSTEP_ROOT/build}/bench/hello_load
 }
 
 # ------------------------------------------------------------------ step 1
 
 @test "step 1: two clients connected at the same time are both accepted and logged" {
-    start_hello
-    expect_equal "(started with -p 0)" 127.0.0.1 "$SERVER_HOST"
-    open_client
-    local first=$CLIENT_FD
-    open_client
-    # shellcheck disable=SC2016 # expanded by the inner bash
-    if ! wait_until 3 bash -c '[[ $(grep -c "^Accept new connection from 127\.0\.0\.1:[0-9]*\.\.\.$" "$1") -ge 2 ]]' _ "$SERVER_ERR"; then
-        report_mismatch "(two clients connected at the same time)" \
-            "two lines 'Accept new connection from 127.0.0.1:PORT...' on stderr" \
-            "$(cat "$SERVER_ERR")" \
-            "the loop must poll the listener and accept every waiting client: see step 1"
-    fi
-    exec {first}>&-
+    event_test_two_clients_logged "$SERVER" "step 1" \
+        "the loop must poll the listener and accept every waiting client: see step 1"
 }
 
 @test "step 1: prints one line 'listening on 127.0.0.1:PORT'" {
@@ -68,22 +58,13 @@ setup() {
 # ------------------------------------------------------------------ step 2
 
 @test "step 2: every client gets Welcome!, also while another one stays silent" {
-    start_hello
-    open_client
-    local silent=$CLIENT_FD
-    open_client
-    talk "" 'Welcome!\n' "the welcome is queued in the output buffer: flush_output() must send it and poll() ask for POLLOUT while bytes wait (step 2)"
-    exec {silent}>&-
+    event_test_welcome_while_silent "$SERVER" "step 2" \
+        "the welcome is queued in the output buffer: flush_output() must send it and poll() ask for POLLOUT while bytes wait (step 2)"
 }
 
 @test "step 2: a client that sends half a line and waits does not stall the others" {
-    start_hello
-    open_client
-    local slow=$CLIENT_FD
-    talk "Mich" 'Welcome!\n'
-    open_client
-    talk "" 'Welcome!\n' "reading must never wait for the rest of a line: read what is there, keep it, go back to poll() (step 2)"
-    exec {slow}>&-
+    event_test_half_line "$SERVER" "step 2" \
+        "reading must never wait for the rest of a line: read what is there, keep it, go back to poll() (step 2)"
 }
 
 @test "step 2: a restart on the same port works at once (SO_REUSEADDR)" {
@@ -93,22 +74,12 @@ setup() {
 # ------------------------------------------------------------------ step 3
 
 @test "step 3: the tutorial's exchange: Michael, Tracy, Sarah" {
-    start_hello
-    open_client
-    talk "" 'Welcome!\n'
-    talk 'Michael\n' 'Hello, Michael!\n' "each complete line gets 'Hello, LINE!\\\\n': see step 3"
-    talk 'Tracy\n' 'Hello, Tracy!\n'
-    talk 'Sarah\n' 'Hello, Sarah!\n'
+    event_test_tutorial "$SERVER" "step 3"
 }
 
 @test "step 3: a line that arrives in pieces is answered once it is complete" {
-    start_hello
-    open_client
-    talk "" 'Welcome!\n'
-    talk 'Mi' '' "nothing may be answered before the newline arrives (step 3)"
-    talk 'cha' ''
-    talk 'el\nTra' 'Hello, Michael!\n' "the start of a line must be kept in the connection's input buffer until its newline comes (step 3)"
-    talk 'cy\n' 'Hello, Tracy!\n'
+    event_test_pieces "$SERVER" "step 3" "nothing may be answered before the newline arrives (step 3)" \
+        "the start of a line must be kept in the connection's input buffer until its newline comes (step 3)"
 }
 
 @test "step 3: many lines in one write are all answered, in order" {
@@ -124,81 +95,35 @@ setup() {
 }
 
 @test "step 3: a trailing \\r is dropped, a NUL byte is passed through, an empty line is a line" {
-    start_hello
-    open_client
-    talk "" 'Welcome!\n'
-    talk 'Tracy\r\n' 'Hello, Tracy!\n' "a '\\\\r' just before the '\\\\n' is not part of the line (step 3)"
-    talk 'a\0b\n' 'Hello, a\0b!\n' "a NUL byte is data: use memchr and lengths, not strchr and strlen (step 3)"
-    talk '\n' 'Hello, !\n'
+    event_test_cr_nul_empty "$SERVER" "step 3" "a '\\\\r' just before the '\\\\n' is not part of the line (step 3)" \
+        "a NUL byte is data: use memchr and lengths, not strchr and strlen (step 3)"
 }
 
 @test "step 3: a line of 4096 bytes is answered; 4097 bytes get 'Error: line too long'" {
-    start_hello
-    open_client
-    talk "" 'Welcome!\n'
-    local line
-    line=$(head -c 4096 /dev/zero | tr '\0' x)
-    talk "$line\\n" "Hello, $line!\\n" "a line of exactly 4096 bytes is allowed (step 3)"
-    talk "${line}y\\n" 'Error: line too long\n' "more than 4096 bytes: 'Error: line too long' (step 3)"
+    event_test_line_limit "$SERVER" "step 3" "a line of exactly 4096 bytes is allowed (step 3)" \
+        "more than 4096 bytes: 'Error: line too long' (step 3)"
 }
 
 @test "step 3: 1,000,000 lines sent in one go, replies read late, all arrive in order" {
-    start_hello
-    open_client
-    talk "" 'Welcome!\n'
-    local input="$BATS_TEST_TMPDIR/input" expected="$BATS_TEST_TMPDIR/expected" got="$BATS_TEST_TMPDIR/got"
-    seq 1 1000000 | sed 's/^/n/' >"$input"
-    sed 's/.*/Hello, &!/' "$input" >"$expected"
-    # The writer runs on its own: the server stops reading while the
-    # replies pile up, so a single-threaded test would wait for ever.
-    cat "$input" >&"$CLIENT_FD" 3>&- &
-    local writer=$!
-    wait_until 1 bash -c "! kill -0 $writer 2>/dev/null" || true
-    collect "$CLIENT_FD" "$got" "$(wc -c <"$expected")" 15
-    kill "$writer" 2>/dev/null || true
-    wait "$writer" 2>/dev/null || true
-    expect_file_equal "1,000,000 lines 'n1\\n'...'n1000000\\n' (8 MB) in one go" "$expected" "$got" \
+    event_test_million_lines "$SERVER" "step 3" \
         "replies that the kernel cannot take now must wait in the output buffer and go out on POLLOUT; reading must go on after that (steps 2 and 3)"
 }
 
 @test "step 3: 1,000 clients at once are all welcomed and answered" {
-    require_load
-    raise_fd_limit 4096
-    start_hello
-    run timeout 30 "$LOAD" -H -c 1000 -t 15 "$SERVER_HOST" "$SERVER_PORT"
-    [[ $status -eq 0 && $output == *"held=1000 answered=1000"* ]] ||
-        report_mismatch "1,000 connections (hello_load -H -c 1000), one line on each" \
-            "held=1000 answered=1000 errors=0" "$output" \
-            "every connection needs its own buffers and its own entry in the poll set (steps 1 to 3)"
+    event_test_thousand_clients "$SERVER" "step 3" \
+        "every connection needs its own buffers and its own entry in the poll set (steps 1 to 3)"
 }
 
 # ------------------------------------------------------------------ step 4
 
 @test "step 4: a client that never reads its replies does not grow the server's memory" {
-    [[ ${SANITIZE:-} != 1 ]] || skip "memory is measured without sanitizers"
-    start_hello
-    open_client
-    talk "" 'Welcome!\n'
-    local base
-    base=$(rss_kib "$SERVER_PID" peak)
-    start_non_reader
-    if wait_until 3 peak_grew_over "$SERVER_PID" "$base" 16384; then
-        report_mismatch "up to 50 MB of 'Michael\\n' lines from a client that never reads" \
-            "the server's peak memory stays within 16 MiB of ${base} KiB" \
-            "$(rss_kib "$SERVER_PID" peak) KiB" \
-            "stop reading from a client (no POLLIN) while more than OUTPUT_LIMIT bytes of its replies wait: see step 4"
-    fi
-    talk 'Sarah\n' 'Hello, Sarah!\n' "the other clients must still be served (step 4)"
+    event_test_non_reader_memory "$SERVER" "step 4" \
+        "stop reading from a client (no POLLIN) while more than OUTPUT_LIMIT bytes of its replies wait: see step 4"
 }
 
 @test "step 4: a client that never reads its replies does not stall the others" {
-    start_hello
-    start_non_reader
-    open_client
-    talk "" 'Welcome!\n' "one client's full socket must never block the server: non-blocking sockets, and write only what the kernel takes (steps 1, 2 and 4)"
-    talk 'Tracy\n' 'Hello, Tracy!\n'
-    open_client
-    talk "" 'Welcome!\n'
+    event_test_non_reader_stall "$SERVER" "step 4" \
+        "one client's full socket must never block the server: non-blocking sockets, and write only what the kernel takes (steps 1, 2 and 4)"
 }
 
 # ------------------------------------------------------------------ step 5
@@ -282,32 +207,7 @@ setup() {
 
 
 @test "step 5: clients that leave do not disturb the others, and no descriptor leaks" {
-    start_hello
-    local base i fds=()
-    base=$(fd_count "$SERVER_PID")
-    for ((i = 0; i < 10; i++)); do
-        open_client
-        fds+=("$CLIENT_FD")
-        talk "" 'Welcome!\n'
-    done
-    # Half of them leave at once: some say exit, some just close.
-    for ((i = 1; i < 10; i += 2)); do
-        CLIENT_FD=${fds[i]}
-        if ((i % 4 == 1)); then
-            printf 'exit\n' >&"$CLIENT_FD"
-        fi
-        close_client
-    done
-    for ((i = 0; i < 10; i += 2)); do
-        CLIENT_FD=${fds[i]}
-        talk "name$i\\n" "Hello, name$i!\\n" "closing one connection must not disturb the others: mark it closed during the walk, remove it after (step 5)"
-    done
-    for ((i = 0; i < 10; i += 2)); do
-        CLIENT_FD=${fds[i]}
-        close_client
-    done
-    # shellcheck disable=SC2016 # expanded by the inner bash
-    wait_until 3 bash -c '[[ $(find "/proc/$1/fd" -mindepth 1 | wc -l) -le $2 ]]' _ "$SERVER_PID" "$base" ||
-        report_mismatch "(10 clients came and went)" "$base open descriptors, as before" \
-            "$(fd_count "$SERVER_PID")" "close() each connection's socket when it ends (step 5)"
+    event_test_leavers "$SERVER" "step 5" \
+        "closing one connection must not disturb the others: mark it closed during the walk, remove it after (step 5)" \
+        "close() each connection's socket when it ends (step 5)"
 }

@@ -101,58 +101,28 @@ setup() {
 }
 
 @test "step 3: logs each client it accepts, with its address" {
-    start_hello
-    open_client
-    local first=$CLIENT_FD
-    open_client
-    # shellcheck disable=SC2016 # expanded by the inner bash
-    if ! wait_until 3 bash -c '[[ $(grep -c "^Accept new connection from 127\.0\.0\.1:[0-9]*\.\.\.$" "$1") -ge 2 ]]' _ "$SERVER_ERR"; then
-        report_mismatch "(two clients connected at the same time)" \
-            "two lines 'Accept new connection from 127.0.0.1:PORT...' on stderr" \
-            "$(cat "$SERVER_ERR")" \
-            "accept4() every waiting client when epoll reports the listener: see step 3"
-    fi
-    exec {first}>&-
+    event_test_two_clients_logged "$SERVER" "step 3" \
+        "accept4() every waiting client when epoll reports the listener: see step 3"
 }
 
 @test "step 3: every client gets Welcome!, also while another one stays silent" {
-    start_hello
-    open_client
-    local silent=$CLIENT_FD
-    open_client
-    talk "" 'Welcome!\n' "each accepted socket goes into the epoll set, and add_connection() sends the welcome (step 3)"
-    exec {silent}>&-
+    event_test_welcome_while_silent "$SERVER" "step 3" \
+        "each accepted socket goes into the epoll set, and add_connection() sends the welcome (step 3)"
 }
 
 @test "step 3: a client that sends half a line and waits does not stall the others" {
-    start_hello
-    open_client
-    local slow=$CLIENT_FD
-    talk "Mich" 'Welcome!\n'
-    open_client
-    talk "" 'Welcome!\n' "accept4() with SOCK_NONBLOCK: a read must never wait for the rest of a line (step 3)"
-    exec {slow}>&-
+    event_test_half_line "$SERVER" "step 3" \
+        "accept4() with SOCK_NONBLOCK: a read must never wait for the rest of a line (step 3)"
 }
 
 # ------------------------------------------------------------------ step 4
 
 @test "step 4: the tutorial's exchange: Michael, Tracy, Sarah" {
-    start_hello
-    open_client
-    talk "" 'Welcome!\n'
-    talk 'Michael\n' 'Hello, Michael!\n' "each complete line gets 'Hello, LINE!\\\\n': see step 4"
-    talk 'Tracy\n' 'Hello, Tracy!\n'
-    talk 'Sarah\n' 'Hello, Sarah!\n'
+    event_test_tutorial "$SERVER" "step 4"
 }
 
 @test "step 4: a line that arrives in pieces is answered once it is complete" {
-    start_hello
-    open_client
-    talk "" 'Welcome!\n'
-    talk 'Mi' ''
-    talk 'cha' ''
-    talk 'el\nTra' 'Hello, Michael!\n'
-    talk 'cy\n' 'Hello, Tracy!\n'
+    event_test_pieces "$SERVER" "step 4"
 }
 
 @test "step 4: a burst far larger than one read, in one write, is answered completely" {
@@ -169,53 +139,15 @@ setup() {
 }
 
 @test "step 4: a trailing \\r is dropped, a NUL byte is passed through, an empty line is a line" {
-    start_hello
-    open_client
-    talk "" 'Welcome!\n'
-    talk 'Tracy\r\n' 'Hello, Tracy!\n'
-    talk 'a\0b\n' 'Hello, a\0b!\n'
-    talk '\n' 'Hello, !\n'
+    event_test_cr_nul_empty "$SERVER" "step 4"
 }
 
 @test "step 4: a line of 4096 bytes is answered; 4097 bytes get 'Error: line too long'" {
-    start_hello
-    open_client
-    talk "" 'Welcome!\n'
-    local line
-    line=$(head -c 4096 /dev/zero | tr '\0' x)
-    talk "$line\\n" "Hello, $line!\\n"
-    talk "${line}y\\n" 'Error: line too long\n'
-    expect_closed "after 'Error: line too long' the server closes the connection"
+    event_test_line_limit "$SERVER" "step 4" "" "" closes
 }
 
 @test "step 4: clients that leave do not disturb the others, and no descriptor leaks" {
-    start_hello
-    local base i fds=()
-    base=$(fd_count "$SERVER_PID")
-    for ((i = 0; i < 10; i++)); do
-        open_client
-        fds+=("$CLIENT_FD")
-        talk "" 'Welcome!\n'
-    done
-    for ((i = 1; i < 10; i += 2)); do
-        CLIENT_FD=${fds[i]}
-        if ((i % 4 == 1)); then
-            printf 'exit\n' >&"$CLIENT_FD"
-        fi
-        close_client
-    done
-    for ((i = 0; i < 10; i += 2)); do
-        CLIENT_FD=${fds[i]}
-        talk "name$i\\n" "Hello, name$i!\\n"
-    done
-    for ((i = 0; i < 10; i += 2)); do
-        CLIENT_FD=${fds[i]}
-        close_client
-    done
-    # shellcheck disable=SC2016 # expanded by the inner bash
-    wait_until 3 bash -c '[[ $(find "/proc/$1/fd" -mindepth 1 | wc -l) -le $2 ]]' _ "$SERVER_PID" "$base" ||
-        report_mismatch "(10 clients came and went)" "$base open descriptors, as before" \
-            "$(fd_count "$SERVER_PID")" "every connection that ends must be closed"
+    event_test_leavers "$SERVER" "step 4" "" "every connection that ends must be closed"
 }
 
 @test "step 4: Welcome!, then the end of the stream closes the connection" {
@@ -297,59 +229,21 @@ setup() {
 }
 
 @test "step 5: 1,000,000 lines sent in one go, replies read late, all arrive in order" {
-    start_hello
-    open_client
-    talk "" 'Welcome!\n'
-    local input="$BATS_TEST_TMPDIR/input" expected="$BATS_TEST_TMPDIR/expected" got="$BATS_TEST_TMPDIR/got"
-    seq 1 1000000 | sed 's/^/n/' >"$input"
-    sed 's/.*/Hello, &!/' "$input" >"$expected"
-    # The writer runs on its own: the server stops reading while the
-    # replies pile up, so a single-threaded test would wait for ever.
-    cat "$input" >&"$CLIENT_FD" 3>&- &
-    local writer=$!
-    wait_until 1 bash -c "! kill -0 $writer 2>/dev/null" || true
-    collect "$CLIENT_FD" "$got" "$(wc -c <"$expected")" 15
-    kill "$writer" 2>/dev/null || true
-    wait "$writer" 2>/dev/null || true
-    expect_file_equal "1,000,000 lines 'n1\\n'...'n1000000\\n' (8 MB) in one go" "$expected" "$got" \
+    event_test_million_lines "$SERVER" "step 5" \
         "replies the kernel cannot take now wait for EPOLLOUT; reading that stopped must be re-armed once they drain (step 5)"
 }
 
 @test "step 5: a client that never reads its replies does not grow the server's memory" {
-    [[ ${SANITIZE:-} != 1 ]] || skip "memory is measured without sanitizers"
-    start_hello
-    open_client
-    talk "" 'Welcome!\n'
-    local base
-    base=$(rss_kib "$SERVER_PID" peak)
-    start_non_reader
-    if wait_until 3 peak_grew_over "$SERVER_PID" "$base" 16384; then
-        report_mismatch "up to 50 MB of 'Michael\\n' lines from a client that never reads" \
-            "the server's peak memory stays within 16 MiB of ${base} KiB" \
-            "$(rss_kib "$SERVER_PID" peak) KiB" \
-            "drop EPOLLIN from a client while more than OUTPUT_LIMIT bytes of its replies wait: see step 5"
-    fi
-    talk 'Sarah\n' 'Hello, Sarah!\n' "the other clients must still be served (step 5)"
+    event_test_non_reader_memory "$SERVER" "step 5" \
+        "drop EPOLLIN from a client while more than OUTPUT_LIMIT bytes of its replies wait: see step 5"
 }
 
 @test "step 5: a client that never reads its replies does not stall the others" {
-    start_hello
-    start_non_reader
-    open_client
-    talk "" 'Welcome!\n' "one client's full socket must never block the server (step 5)"
-    talk 'Tracy\n' 'Hello, Tracy!\n'
-    open_client
-    talk "" 'Welcome!\n'
+    event_test_non_reader_stall "$SERVER" "step 5" "one client's full socket must never block the server (step 5)"
 }
 
 @test "step 5: 1,000 clients at once are all welcomed and answered" {
-    require_load
-    raise_fd_limit 4096
-    start_hello
-    run timeout 30 "$LOAD" -H -c 1000 -t 15 "$SERVER_HOST" "$SERVER_PORT"
-    [[ $status -eq 0 && $output == *"held=1000 answered=1000"* ]] ||
-        report_mismatch "1,000 connections (hello_load -H -c 1000), one line on each" \
-            "held=1000 answered=1000 errors=0" "$output"
+    event_test_thousand_clients "$SERVER" "step 5"
 }
 
 @test "step 5: 10,000 clients at once are all answered, in less than 32 MiB" {

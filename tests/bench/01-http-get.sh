@@ -23,6 +23,8 @@ which=solutions
 http_get="$SOCKSTEP_BUILD/$which/01-http-get/http_get"
 measure="$SOCKSTEP_BUILD/bench/measure"
 fixture="$SOCKSTEP_BUILD/fixtures/http_fixture"
+# shellcheck source=tests/lib/nginx.bash
+source "$SOCKSTEP_ROOT/tests/lib/nginx.bash"
 
 for tool in nginx curl; do
     if ! command -v "$tool" >/dev/null; then
@@ -67,33 +69,11 @@ free_port() {
 }
 
 start_nginx() {
-    local port user=""
+    local port
     mkdir -p "$work/www" "$work/tmp"
-    [[ $(id -u) != 0 ]] || user="user root;"
     for _ in 1 2 3; do
         port=$(free_port)
-        cat >"$work/nginx.conf" <<EOF
-$user
-daemon off;
-master_process off;
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/error.log;
-events { worker_connections 64; }
-http {
-    access_log off;
-    sendfile on;
-    client_body_temp_path $work/tmp/body;
-    proxy_temp_path $work/tmp/proxy;
-    fastcgi_temp_path $work/tmp/fastcgi;
-    uwsgi_temp_path $work/tmp/uwsgi;
-    scgi_temp_path $work/tmp/scgi;
-    server {
-        listen 127.0.0.1:$port;
-        root $work/www;
-    }
-}
-EOF
+        nginx_conf "$work" "$port" "$work/www" '    sendfile on;' >"$work/nginx.conf"
         nginx -p "$work" -c "$work/nginx.conf" -e "$work/error.log" </dev/null \
             >/dev/null 2>&1 &
         nginx_pid=$!

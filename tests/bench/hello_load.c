@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #define PROG "hello_load"
+#include "../fixtures/fixture.h"
 #define USAGE                                                                            \
     "usage: hello_load [-H [-s SECONDS]] [-c CONNS] [-d SECONDS] [-l LINES] "            \
     "[-t TIMEOUT] HOST PORT"
@@ -116,36 +117,14 @@ struct run {
 
 /* ---- errors and options ------------------------------------------------- */
 
-_Noreturn static void die(const char *fmt, ...)
-{
-    int saved = errno;
-    va_list ap;
-    va_start(ap, fmt);
-    fputs(PROG ": ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved));
-    exit(1);
-}
-
-_Noreturn static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs(PROG ": ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs(" (" USAGE ")\n", stderr);
-    exit(2);
-}
-
-static long parse_number(const char *text, const char *what, long lo, long hi)
+static long option_number(const char *text, const char *what, long lo, long hi)
 {
     char *end;
     errno = 0;
     long value = (*text >= '0' && *text <= '9') ? strtol(text, &end, 10) : -1;
     if (value < 0 || errno != 0 || *end != '\0' || value < lo || value > hi) {
-        usage_error("bad %s '%s': expected a number from %ld to %ld", what, text, lo, hi);
+        usage_error("bad %s '%s': expected a number from %ld to %ld (" USAGE ")", what,
+                    text, lo, hi);
     }
     return value;
 }
@@ -192,7 +171,7 @@ static uint64_t percentile_us(const uint64_t *histogram, uint64_t total, double 
 /* ---- connections ------------------------------------------------------- */
 
 /* Describes the first few problems; counts them all. */
-static void fail(struct run *r, struct client *c, const char *fmt, ...)
+static void client_failed(struct run *r, struct client *c, const char *fmt, ...)
 {
     if (r->errors < ERRORS_SHOWN) {
         va_list ap;
@@ -239,7 +218,7 @@ static void send_request(struct run *r, struct client *c)
     ssize_t n = send(c->fd, batch, len, MSG_NOSIGNAL);
     if (n != (ssize_t)len) {
         /* A few bytes into an empty socket buffer are taken whole. */
-        fail(r, c, "send: %s", n < 0 ? strerror(errno) : "short write");
+        client_failed(r, c, "send: %s", n < 0 ? strerror(errno) : "short write");
     }
 }
 
@@ -252,16 +231,16 @@ static void open_one(struct run *r, const struct addrinfo *ai)
     r->connecting++;
     c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
-        fail(r, c, "socket: %s", strerror(errno));
+        client_failed(r, c, "socket: %s", strerror(errno));
         return;
     }
     if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
-        fail(r, c, "connect: %s", strerror(errno));
+        client_failed(r, c, "connect: %s", strerror(errno));
         return;
     }
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
     if (epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
-        fail(r, c, "epoll_ctl: %s", strerror(errno));
+        client_failed(r, c, "epoll_ctl: %s", strerror(errno));
     }
 }
 
@@ -270,12 +249,12 @@ static void on_connected(struct run *r, struct client *c)
     int err = 0;
     socklen_t len = sizeof err;
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
-        fail(r, c, "connect: %s", strerror(err != 0 ? err : errno));
+        client_failed(r, c, "connect: %s", strerror(err != 0 ? err : errno));
         return;
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     if (epoll_ctl(r->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
-        fail(r, c, "epoll_ctl: %s", strerror(errno));
+        client_failed(r, c, "epoll_ctl: %s", strerror(errno));
         return;
     }
     c->phase = PH_WELCOME;
@@ -330,10 +309,11 @@ static void on_readable(struct run *r, struct client *c)
     for (;;) {
         ssize_t n = recv(c->fd, buf, sizeof buf, 0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-            fail(r, c,
-                 "server closed the connection (%s) while %zu bytes of '%s' were due",
-                 n == 0 ? "end of stream" : strerror(errno), c->expect_len - c->got,
-                 c->phase == PH_WELCOME ? "Welcome!" : "Hello, ...!");
+            client_failed(
+                r, c,
+                "server closed the connection (%s) while %zu bytes of '%s' were due",
+                n == 0 ? "end of stream" : strerror(errno), c->expect_len - c->got,
+                c->phase == PH_WELCOME ? "Welcome!" : "Hello, ...!");
             return;
         }
         if (n < 0) {
@@ -344,7 +324,7 @@ static void on_readable(struct run *r, struct client *c)
             if (c->phase != PH_WELCOME && c->phase != PH_REPLY) {
                 char shown[64];
                 show_bytes(shown, sizeof shown, buf + i, (size_t)n - i);
-                fail(r, c, "unexpected bytes from the server: '%s'", shown);
+                client_failed(r, c, "unexpected bytes from the server: '%s'", shown);
                 return;
             }
             size_t want = c->expect_len - c->got;
@@ -354,7 +334,7 @@ static void on_readable(struct run *r, struct client *c)
                 char expected[64];
                 show_bytes(shown, sizeof shown, buf + i, take);
                 show_bytes(expected, sizeof expected, c->expect + c->got, take);
-                fail(r, c, "expected '%s', got '%s'", expected, shown);
+                client_failed(r, c, "expected '%s', got '%s'", expected, shown);
                 return;
             }
             c->got += take;
@@ -413,7 +393,8 @@ static struct addrinfo *resolve_loopback(const char *host, const char *port)
     if (!is_loopback(list->ai_addr)) {
         freeaddrinfo(list);
         list = NULL;
-        usage_error("refusing %s: this tool only loads loopback addresses", host);
+        usage_error("refusing %s: this tool only loads loopback addresses (" USAGE ")",
+                    host);
     }
     return list;
 }
@@ -422,11 +403,11 @@ static void raise_open_file_limit(long conns)
 {
     struct rlimit lim;
     if (getrlimit(RLIMIT_NOFILE, &lim) < 0) {
-        die("getrlimit");
+        fail_errno("getrlimit");
     }
     lim.rlim_cur = lim.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &lim) < 0) {
-        die("setrlimit");
+        fail_errno("setrlimit");
     }
     if (lim.rlim_cur != RLIM_INFINITY && (rlim_t)conns + 16 > lim.rlim_cur) {
         fprintf(stderr,
@@ -441,7 +422,7 @@ static void wait_and_dispatch(struct run *r, int timeout_ms)
     struct epoll_event events[MAX_EVENTS];
     int n = epoll_wait(r->epoll_fd, events, MAX_EVENTS, timeout_ms);
     if (n < 0 && errno != EINTR) {
-        die("epoll_wait");
+        fail_errno("epoll_wait");
     }
     for (int i = 0; i < n; i++) {
         struct client *c = events[i].data.ptr;
@@ -468,7 +449,7 @@ static void open_all(struct run *r, const struct addrinfo *ai, uint64_t deadline
             if (never_opened) {
                 c->phase = PH_READY; /* not counted in r->connecting */
             }
-            fail(r, c, "not welcomed within %ld s", r->timeout);
+            client_failed(r, c, "not welcomed within %ld s", r->timeout);
         }
     }
 }
@@ -489,13 +470,13 @@ static int run_hold(struct run *r, const struct addrinfo *ai)
     }
     for (long i = 0; i < r->conns; i++) {
         if (r->clients[i].phase == PH_REPLY) {
-            fail(r, &r->clients[i], "no reply within %ld s", r->timeout);
+            client_failed(r, &r->clients[i], "no reply within %ld s", r->timeout);
         }
     }
     printf("held=%ld answered=%ld errors=%ld seconds=%.2f\n", held, r->answered,
            r->errors, (double)(now_ns() - start) / 1e9);
     if (fflush(stdout) == EOF) {
-        die("write to stdout");
+        fail_errno("write to stdout");
     }
     uint64_t leave = now_ns() + (uint64_t)r->stay * 1000000000u;
     while (now_ns() < leave) {
@@ -540,47 +521,47 @@ int main(int argc, char **argv)
             r.hold = true;
             break;
         case 'c':
-            r.conns = parse_number(optarg, "connection count", 1, MAX_CONNS);
+            r.conns = option_number(optarg, "connection count", 1, MAX_CONNS);
             break;
         case 'd':
-            r.seconds = parse_number(optarg, "duration", 1, 600);
+            r.seconds = option_number(optarg, "duration", 1, 600);
             break;
         case 'l':
-            r.lines = parse_number(optarg, "lines per request", 1, MAX_LINES);
+            r.lines = option_number(optarg, "lines per request", 1, MAX_LINES);
             break;
         case 't':
-            r.timeout = parse_number(optarg, "timeout", 1, 600);
+            r.timeout = option_number(optarg, "timeout", 1, 600);
             break;
         case 's':
-            r.stay = parse_number(optarg, "stay", 0, 600);
+            r.stay = option_number(optarg, "stay", 0, 600);
             break;
         case ':':
-            usage_error("option -%c needs a value", optopt);
+            usage_error("option -%c needs a value (" USAGE ")", optopt);
             break;
         default:
-            usage_error("unknown option -%c", optopt);
+            usage_error("unknown option -%c (" USAGE ")", optopt);
         }
     }
     if (r.hold && r.lines != 1) {
-        usage_error("-l is for load mode, not -H");
+        usage_error("-l is for load mode, not -H (" USAGE ")");
     }
     if (argc - optind != 2) {
-        usage_error("expected HOST and PORT");
+        usage_error("expected HOST and PORT (" USAGE ")");
     }
-    parse_number(argv[optind + 1], "port", 1, 65535);
+    option_number(argv[optind + 1], "port", 1, 65535);
     struct addrinfo *ai = resolve_loopback(argv[optind], argv[optind + 1]);
     raise_open_file_limit(r.conns);
     r.clients = calloc((size_t)r.conns, sizeof *r.clients);
     r.histogram = calloc(FINE_BUCKETS + COARSE_BUCKETS, sizeof *r.histogram);
     if (r.clients == NULL || r.histogram == NULL) {
-        die("calloc");
+        fail_errno("calloc");
     }
     for (long i = 0; i < r.conns; i++) {
         r.clients[i].fd = -1;
     }
     r.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (r.epoll_fd < 0) {
-        die("epoll_create1");
+        fail_errno("epoll_create1");
     }
     int status = r.hold ? run_hold(&r, ai) : run_load(&r, ai);
     for (long i = 0; i < r.conns; i++) {

@@ -34,7 +34,9 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define PROGRAM_NAME "hello_ref_threads"
+#define PROG "hello_ref_threads"
+#include "../fixtures/fixture.h"
+
 #define USAGE "usage: hello_ref_threads [-b ADDR] [-p PORT]"
 
 enum {
@@ -54,39 +56,12 @@ static volatile sig_atomic_t stop_requested = 0;
 
 /* ---------- errors ---------- */
 
-/* Prints "hello_ref_threads: <message>: <strerror(errno)>" and exits 1. */
-static void die(const char *fmt, ...)
-{
-    int saved_errno = errno;
-    va_list ap;
-
-    fprintf(stderr, "%s: ", PROGRAM_NAME);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved_errno));
-    exit(EXIT_FAILURE);
-}
-
-/* Prints the problem and the usage on one line and exits 2. */
-static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "%s: ", PROGRAM_NAME);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, " (%s)\n", USAGE);
-    exit(2);
-}
-
 /* Logs "hello_ref_threads: <message>: <strerror(err)>" and carries on. */
 static void log_error(int err, const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "%s: ", PROGRAM_NAME);
+    fprintf(stderr, "%s: ", PROG);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -103,15 +78,9 @@ struct options {
 /* A port is a whole decimal number from 0 to 65535, nothing else. */
 static int is_valid_port(const char *text)
 {
-    char *end;
-    unsigned long value;
+    long long value;
 
-    if (text[0] < '0' || text[0] > '9') {
-        return 0;
-    }
-    errno = 0;
-    value = strtoul(text, &end, 10);
-    return errno == 0 && *end == '\0' && value <= 65535;
+    return text[0] >= '0' && text[0] <= '9' && parse_number(text, 0, 65535, &value);
 }
 
 static struct options parse_options(int argc, char **argv)
@@ -127,20 +96,21 @@ static struct options parse_options(int argc, char **argv)
             break;
         case 'p':
             if (!is_valid_port(optarg)) {
-                usage_error("invalid port '%s': expected a number from 0 to 65535",
+                usage_error("invalid port '%s': expected a number from 0 to 65535 (" USAGE
+                            ")",
                             optarg);
             }
             opt.port = optarg;
             break;
         case ':':
-            usage_error("option -%c needs a value", optopt);
+            usage_error("option -%c needs a value (" USAGE ")", optopt);
             break;
         default:
-            usage_error("unknown option -%c", optopt);
+            usage_error("unknown option -%c (" USAGE ")", optopt);
         }
     }
     if (optind < argc) {
-        usage_error("unexpected argument '%s'", argv[optind]);
+        usage_error("unexpected argument '%s' (" USAGE ")", argv[optind]);
     }
     return opt;
 }
@@ -163,102 +133,43 @@ static void install_signal_handlers(void)
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) < 0) {
-        die("sigaction SIGPIPE");
+        fail_errno("sigaction SIGPIPE");
     }
     sa.sa_handler = handle_stop_signal;
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-        die("sigaction SIGINT/SIGTERM");
+        fail_errno("sigaction SIGINT/SIGTERM");
     }
 }
 
 /* ---------- listening ---------- */
 
-/* Returns a socket listening on addr:port (the first address that works). */
-static int open_listener(const char *addr, const char *port)
+/* open_first's step: SO_REUSEADDR, bind, listen. */
+static int listen_step(int fd, const struct addrinfo *ai, void *arg)
 {
-    struct addrinfo hints;
-    struct addrinfo *list;
-    struct addrinfo *ai;
-    int fd = -1;
-    int saved_errno = 0;
-    int rc;
+    int one = 1;
 
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    rc = getaddrinfo(addr, port, &hints, &list);
-    if (rc != 0) {
-        fprintf(stderr, "%s: cannot resolve %s: %s\n", PROGRAM_NAME, addr,
-                gai_strerror(rc));
-        exit(EXIT_FAILURE);
+    (void)arg;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        return -1;
     }
-    for (ai = list; ai != NULL; ai = ai->ai_next) {
-        int one = 1;
+    return listen(fd, LISTEN_BACKLOG);
+}
 
-        fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-        if (fd < 0) {
-            saved_errno = errno;
-            continue;
-        }
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
-            bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-            listen(fd, LISTEN_BACKLOG) == 0) {
-            break;
-        }
-        saved_errno = errno;
-        close(fd);
-        fd = -1;
-    }
+/* Returns a socket listening on addr:port (the first address that works). */
+static int listen_on(const char *addr, const char *port)
+{
+    struct addrinfo *list = resolve(addr, port, SOCK_STREAM, AI_PASSIVE);
+    int fd = open_first(list, listen_step, NULL);
+
     freeaddrinfo(list);
     if (fd < 0) {
-        errno = saved_errno;
-        die("cannot listen on %s port %s", addr, port);
+        fail_errno("cannot listen on %s port %s", addr, port);
     }
     return fd;
 }
 
-/* Prints "listening on ADDR:PORT" with the port the kernel really chose. */
-static void announce_listener(int listener)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char host[ADDR_TEXT_SIZE];
-    char port[16];
-
-    if (getsockname(listener, (struct sockaddr *)&ss, &len) < 0) {
-        die("getsockname");
-    }
-    if (getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, port, sizeof port,
-                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-        die("getnameinfo");
-    }
-    printf(ss.ss_family == AF_INET6 ? "listening on [%s]:%s\n" : "listening on %s:%s\n",
-           host, port);
-    fflush(stdout);
-}
-
 /* ---------- one connection ---------- */
-
-/* Writes all len bytes, however many calls it takes. 0 ok, -1 error. */
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 /* A connection's two buffers: bytes read but not answered yet, and the
  * replies to send with the next write. */
@@ -445,8 +356,8 @@ int main(int argc, char **argv)
     int listener;
 
     install_signal_handlers();
-    listener = open_listener(opt.addr, opt.port);
-    announce_listener(listener);
+    listener = listen_on(opt.addr, opt.port);
+    print_listening(listener);
     serve_forever(listener);
     close(listener);
     return EXIT_SUCCESS;

@@ -28,6 +28,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#define PROG "http_threads"
+#include "../fixtures/fixture.h"
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t freed = PTHREAD_COND_INITIALIZER;
 static int active;
@@ -35,11 +38,10 @@ static int active;
 /* A whole number from 0 to 1,000,000, or exit 2. */
 static int number(const char *text)
 {
-    char *end;
-    long value = strtol(text, &end, 10);
-    if (end == text || *end != '\0' || value < 0 || value > 1000000) {
-        fprintf(stderr, "http_threads: bad number '%s'\n", text);
-        exit(2);
+    long long value;
+
+    if (!parse_number(text, 0, 1000000, &value)) {
+        usage_error("bad number '%s'", text);
     }
     return (int)value;
 }

@@ -31,7 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROGRAM_NAME "measure"
+#define PROG "measure"
+#include "../fixtures/fixture.h"
+
 #define USAGE "usage: measure [-o FILE] CMD [ARG...]"
 
 static double now_seconds(void)
@@ -39,12 +41,6 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "%s: %s: %s\n", PROGRAM_NAME, what, strerror(errno));
-    exit(1);
 }
 
 static int exit_code_of(int wstatus)
@@ -74,16 +70,16 @@ int main(int argc, char **argv)
         argi += 2;
     }
     if (argi >= argc) {
-        fprintf(stderr, "%s: missing command (%s)\n", PROGRAM_NAME, USAGE);
+        fprintf(stderr, "%s: missing command (%s)\n", PROG, USAGE);
         return 2;
     }
     double start = now_seconds();
     pid_t pid = fork();
     if (pid < 0)
-        die("fork");
+        fail_errno("fork");
     if (pid == 0) {
         execvp(argv[argi], argv + argi);
-        fprintf(stderr, "%s: run %s: %s\n", PROGRAM_NAME, argv[argi], strerror(errno));
+        fprintf(stderr, "%s: run %s: %s\n", PROG, argv[argi], strerror(errno));
         _exit(127);
     }
     int wstatus = 0;
@@ -91,17 +87,17 @@ int main(int argc, char **argv)
     memset(&ru, 0, sizeof ru);
     while (waitpid(pid, &wstatus, 0) < 0) {
         if (errno != EINTR)
-            die("waitpid");
+            fail_errno("waitpid");
     }
     if (getrusage(RUSAGE_CHILDREN, &ru) < 0)
-        die("getrusage");
+        fail_errno("getrusage");
     double wall = now_seconds() - start;
     int code = exit_code_of(wstatus);
     FILE *report = report_path ? fopen(report_path, "w") : stderr;
     if (report == NULL)
-        die(report_path);
+        fail_errno("%s", report_path);
     fprintf(report, "%.3f %ld %d\n", wall, peak_rss_kib(&ru), code);
     if (report != stderr && fclose(report) != 0)
-        die(report_path);
+        fail_errno("%s", report_path);
     return code;
 }

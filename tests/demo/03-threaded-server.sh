@@ -33,18 +33,11 @@ show_input 'Michael\nTracy\r\nSarah\nexit\n' "$peer" -k 127.0.0.1 "$SERVER_PORT"
 say ""
 say "A first client connects and stays silent; its thread waits for its line."
 say "A second client is served at once all the same:"
-"$peer" -k -t 3000 127.0.0.1 "$SERVER_PORT" </dev/null >"$DEMO_TMP/silent.out" 2>&1 &
-silent=$!
-DEMO_PIDS+=("$silent")
-for _ in $(seq 40); do
-    grep -q 'Welcome!' "$DEMO_TMP/silent.out" && break
-    sleep 0.05
-done
+start_silent_client "$SERVER_PORT" 3000
 show_input 'Bob\nexit\n' "$peer" -k 127.0.0.1 "$SERVER_PORT"
-threads=$(find "/proc/$SERVER_PID/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+threads=$(thread_count "$SERVER_PID")
 say "The server now runs $threads threads: the main one in accept(), one for the silent client."
-kill "$silent" 2>/dev/null || true
-wait "$silent" 2>/dev/null || true
+stop_silent_client
 wait_for_log "closed." || true
 
 say ""

@@ -24,15 +24,9 @@ say ""
 say "A first client connects and stays silent. With one thread, a read() that"
 say "waited for it would stall everybody; this loop only reads what poll()"
 say "reports ready, so a second client is served at once:"
-"$peer" -k -t 5000 127.0.0.1 "$SERVER_PORT" </dev/null >"$DEMO_TMP/silent.out" 2>&1 &
-silent=$!
-DEMO_PIDS+=("$silent")
-for _ in $(seq 40); do
-    grep -q 'Welcome!' "$DEMO_TMP/silent.out" && break
-    sleep 0.05
-done
+start_silent_client "$SERVER_PORT" 5000
 show_input 'Bob\nexit\n' "$peer" -k 127.0.0.1 "$SERVER_PORT"
-threads=$(find "/proc/$SERVER_PID/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+threads=$(thread_count "$SERVER_PID")
 say "The server still runs $threads thread(s)."
 
 say ""
@@ -42,8 +36,7 @@ say "server memory before: $(memory "$SERVER_PID")"
 # shellcheck disable=SC2016 # expanded by the inner bash
 timeout 2 bash -c 'exec 5<>"/dev/tcp/127.0.0.1/$1" && yes Michael >&5' _ "$SERVER_PORT" 2>/dev/null || true
 say "server memory after:  $(memory "$SERVER_PID")"
-kill "$silent" 2>/dev/null || true
-wait "$silent" 2>/dev/null || true
+stop_silent_client
 
 say ""
 kill -TERM "$SERVER_PID"

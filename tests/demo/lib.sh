@@ -133,3 +133,28 @@ tutorial_exchange() {
         show_input 'Michael\nTracy\nSarah\nexit\n' "$peer" -k 127.0.0.1 "$1"
     fi
 }
+
+# start_silent_client PORT MS: a client (tcp_peer) that connects to
+# 127.0.0.1:PORT and says nothing for MS milliseconds; returns once it got
+# the welcome (2 s at most). Sets SILENT_PID; stop_silent_client ends it.
+start_silent_client() {
+    local peer _
+    peer=$(demo_fixture tcp_peer) || return 1
+    "$peer" -k -t "$2" 127.0.0.1 "$1" </dev/null >"$DEMO_TMP/silent.out" 2>&1 &
+    SILENT_PID=$!
+    DEMO_PIDS+=("$SILENT_PID")
+    for _ in $(seq 40); do
+        grep -q 'Welcome!' "$DEMO_TMP/silent.out" && break
+        sleep 0.05
+    done
+}
+
+stop_silent_client() {
+    kill "$SILENT_PID" 2>/dev/null || true
+    wait "$SILENT_PID" 2>/dev/null || true
+}
+
+# thread_count PID: how many threads the process runs.
+thread_count() {
+    find "/proc/$1/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
+}

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # Helpers for the tests of the single-thread event-loop servers (lessons 06
 # and 07): a client held open from bash, reading with a deadline, a client
-# that never reads, and the open-file limit. Load after lib/common, and set
-# SERVER (the program under test) and LOAD (the load generator) in setup.
+# that never reads, and the open-file limit; and the tests both lessons
+# share (event_test_*, at the end). Load after lib/common, and set SERVER
+# (the program under test) and LOAD (the load generator) in setup.
 # shellcheck disable=SC2154 # SERVER and LOAD: set by the caller
 
 # How long a read from a server may wait.
@@ -93,4 +94,216 @@ peak_grew_over() { # peak_grew_over PID BASE_KIB LIMIT_KIB
     local now
     now=$(rss_kib "$1" peak) || return 1
     ((now - $2 > $3))
+}
+
+# ------------------------------------------------- tests both lessons share
+# Each event_test_* PROG STEP ... starts PROG itself (as SERVER); STEP is the
+# step of the lesson's README whose work the test checks, and the CAUSE
+# arguments are the "likely cause" lines of its failure messages (empty:
+# none).
+
+# event_test_two_clients_logged PROG STEP CAUSE: two clients connected at the
+# same time are both accepted, and each logged.
+event_test_two_clients_logged() {
+    local SERVER=$1
+    shift 2
+    start_hello
+    expect_equal "(started with -p 0)" 127.0.0.1 "$SERVER_HOST"
+    open_client
+    local first=$CLIENT_FD
+    open_client
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    if ! wait_until 3 bash -c '[[ $(grep -c "^Accept new connection from 127\.0\.0\.1:[0-9]*\.\.\.$" "$1") -ge 2 ]]' _ "$SERVER_ERR"; then
+        report_mismatch "(two clients connected at the same time)" \
+            "two lines 'Accept new connection from 127.0.0.1:PORT...' on stderr" \
+            "$(cat "$SERVER_ERR")" "$1"
+    fi
+    exec {first}>&-
+}
+
+# event_test_welcome_while_silent PROG STEP CAUSE: a client gets Welcome!
+# while another one, connected first, stays silent.
+event_test_welcome_while_silent() {
+    local SERVER=$1
+    shift 2
+    start_hello
+    open_client
+    local silent=$CLIENT_FD
+    open_client
+    talk "" 'Welcome!\n' "$1"
+    exec {silent}>&-
+}
+
+# event_test_half_line PROG STEP CAUSE: a client that sent half a line and
+# waits does not keep the next one from its welcome.
+event_test_half_line() {
+    local SERVER=$1
+    shift 2
+    start_hello
+    open_client
+    local slow=$CLIENT_FD
+    talk "Mich" 'Welcome!\n'
+    open_client
+    talk "" 'Welcome!\n' "$1"
+    exec {slow}>&-
+}
+
+# event_test_tutorial PROG STEP: Michael, Tracy, Sarah, one line at a time.
+event_test_tutorial() {
+    local SERVER=$1 step=$2
+    shift 2
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    talk 'Michael\n' 'Hello, Michael!\n' "each complete line gets 'Hello, LINE!\\\\n': see $step"
+    talk 'Tracy\n' 'Hello, Tracy!\n'
+    talk 'Sarah\n' 'Hello, Sarah!\n'
+}
+
+# event_test_pieces PROG STEP [CAUSE_EARLY CAUSE_KEPT]: a line that arrives in
+# pieces is answered once, when its newline comes.
+event_test_pieces() {
+    local SERVER=$1
+    shift 2
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    talk 'Mi' '' "${1:-}"
+    talk 'cha' ''
+    talk 'el\nTra' 'Hello, Michael!\n' "${2:-}"
+    talk 'cy\n' 'Hello, Tracy!\n'
+}
+
+# event_test_cr_nul_empty PROG STEP [CAUSE_CR CAUSE_NUL]: a trailing \r is
+# dropped, a NUL byte is data, an empty line is a line.
+event_test_cr_nul_empty() {
+    local SERVER=$1
+    shift 2
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    talk 'Tracy\r\n' 'Hello, Tracy!\n' "${1:-}"
+    talk 'a\0b\n' 'Hello, a\0b!\n' "${2:-}"
+    talk '\n' 'Hello, !\n'
+}
+
+# event_test_line_limit PROG STEP CAUSE_4096 CAUSE_4097 [closes]: 4096 bytes
+# are a line, 4097 get 'Error: line too long' (and, with "closes", the close).
+event_test_line_limit() {
+    local SERVER=$1
+    shift 2
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    local line
+    line=$(head -c 4096 /dev/zero | tr '\0' x)
+    talk "$line\\n" "Hello, $line!\\n" "$1"
+    talk "${line}y\\n" 'Error: line too long\n' "$2"
+    [[ ${3:-} != closes ]] || expect_closed "after 'Error: line too long' the server closes the connection"
+}
+
+# event_test_million_lines PROG STEP CAUSE: 1,000,000 lines in one go while
+# the replies are read late; all of them arrive, in order.
+event_test_million_lines() {
+    local SERVER=$1
+    shift 2
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    local input="$BATS_TEST_TMPDIR/input" expected="$BATS_TEST_TMPDIR/expected" got="$BATS_TEST_TMPDIR/got"
+    seq 1 1000000 | sed 's/^/n/' >"$input"
+    sed 's/.*/Hello, &!/' "$input" >"$expected"
+    # The writer runs on its own: the server stops reading while the
+    # replies pile up, so a single-threaded test would wait for ever.
+    cat "$input" >&"$CLIENT_FD" 3>&- &
+    local writer=$!
+    wait_until 1 bash -c "! kill -0 $writer 2>/dev/null" || true
+    collect "$CLIENT_FD" "$got" "$(wc -c <"$expected")" 15
+    kill "$writer" 2>/dev/null || true
+    wait "$writer" 2>/dev/null || true
+    expect_file_equal "1,000,000 lines 'n1\\n'...'n1000000\\n' (8 MB) in one go" "$expected" "$got" "$1"
+}
+
+# event_test_non_reader_memory PROG STEP CAUSE: a client that never reads its
+# replies does not grow the server's memory, and the others are served.
+event_test_non_reader_memory() {
+    local SERVER=$1 step=$2
+    shift 2
+    [[ ${SANITIZE:-} != 1 ]] || skip "memory is measured without sanitizers"
+    start_hello
+    open_client
+    talk "" 'Welcome!\n'
+    local base
+    base=$(rss_kib "$SERVER_PID" peak)
+    start_non_reader
+    if wait_until 3 peak_grew_over "$SERVER_PID" "$base" 16384; then
+        report_mismatch "up to 50 MB of 'Michael\\n' lines from a client that never reads" \
+            "the server's peak memory stays within 16 MiB of ${base} KiB" \
+            "$(rss_kib "$SERVER_PID" peak) KiB" "$1"
+    fi
+    talk 'Sarah\n' 'Hello, Sarah!\n' "the other clients must still be served ($step)"
+}
+
+# event_test_non_reader_stall PROG STEP CAUSE: a client that never reads its
+# replies does not keep the others waiting.
+event_test_non_reader_stall() {
+    local SERVER=$1
+    shift 2
+    start_hello
+    start_non_reader
+    open_client
+    talk "" 'Welcome!\n' "$1"
+    talk 'Tracy\n' 'Hello, Tracy!\n'
+    open_client
+    talk "" 'Welcome!\n'
+}
+
+# event_test_thousand_clients PROG STEP [CAUSE]: 1,000 connections held at
+# once, each welcomed and answered (hello_load -H).
+event_test_thousand_clients() {
+    local SERVER=$1
+    shift 2
+    require_load
+    raise_fd_limit 4096
+    start_hello
+    run timeout 30 "$LOAD" -H -c 1000 -t 15 "$SERVER_HOST" "$SERVER_PORT"
+    [[ $status -eq 0 && $output == *"held=1000 answered=1000"* ]] ||
+        report_mismatch "1,000 connections (hello_load -H -c 1000), one line on each" \
+            "held=1000 answered=1000 errors=0" "$output" "${1:-}"
+}
+
+# event_test_leavers PROG STEP CAUSE_OTHERS CAUSE_LEAK: of 10 clients, half
+# leave (some say exit, some just close); the others are still answered, and
+# every descriptor of those that left is closed.
+event_test_leavers() {
+    local SERVER=$1
+    shift 2
+    start_hello
+    local base i fds=()
+    base=$(fd_count "$SERVER_PID")
+    for ((i = 0; i < 10; i++)); do
+        open_client
+        fds+=("$CLIENT_FD")
+        talk "" 'Welcome!\n'
+    done
+    # Half of them leave at once: some say exit, some just close.
+    for ((i = 1; i < 10; i += 2)); do
+        CLIENT_FD=${fds[i]}
+        if ((i % 4 == 1)); then
+            printf 'exit\n' >&"$CLIENT_FD"
+        fi
+        close_client
+    done
+    for ((i = 0; i < 10; i += 2)); do
+        CLIENT_FD=${fds[i]}
+        talk "name$i\\n" "Hello, name$i!\\n" "$1"
+    done
+    for ((i = 0; i < 10; i += 2)); do
+        CLIENT_FD=${fds[i]}
+        close_client
+    done
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    wait_until 3 bash -c '[[ $(find "/proc/$1/fd" -mindepth 1 | wc -l) -le $2 ]]' _ "$SERVER_PID" "$base" ||
+        report_mismatch "(10 clients came and went)" "$base open descriptors, as before" \
+            "$(fd_count "$SERVER_PID")" "$2"
 }

@@ -119,6 +119,62 @@ _hello_expect_status() {
     fi
 }
 
+# _hello_conversation NAME FORMAT SENT EXPECTED REPLY_CAUSE STATUS_CAUSE
+# [TCP_PEER_OPTIONS...]: sends printf FORMAT to the running server with
+# tcp_peer (3 s, scaled), expects EXPECTED back, then the server closing.
+# SENT says what was sent in the failure messages.
+_hello_conversation() {
+    local name=$1 format=$2 sent=$3 expected=$4 reply_cause=$5 status_cause=$6 input
+    shift 6
+    input=$(_hello_input "$name" "$format")
+    _hello_peer "$name" "$input" "$@" -t "$(_hello_ms 3000)"
+    _hello_expect_reply "$sent" "$expected" "$name" "$reply_cause" || return 1
+    _hello_expect_status "$sent" 0 "$name" "$status_cause"
+}
+
+# _hello_expect_quick_stop STARTED SENT BRIEF CAUSE_RUNNING CAUSE_STATUS
+# CAUSE_SLOW: the server, sent a stop signal at STARTED (_hello_now_ms),
+# exits within 1 s (scaled) with status 0. SENT and BRIEF say what was sent.
+_hello_expect_quick_stop() {
+    local started=$1 sent=$2 brief=$3 elapsed
+    if ! wait_exit "$SERVER_PID" 3; then
+        report_mismatch "$sent" "the server exits within 1 s with status 0" "still running after 3 s" "$4"
+        return 1
+    fi
+    elapsed=$(($(_hello_now_ms) - started))
+    if ((EXIT_STATUS != 0)); then
+        report_mismatch "$brief" "exit status 0" "exit status $EXIT_STATUS" "$5"
+        return 1
+    fi
+    if ((elapsed > $(_hello_ms 1300))); then
+        report_mismatch "$sent" "the server exits within 1 s" "it took $elapsed ms" "$6"
+        return 1
+    fi
+}
+
+# _hello_numbered NAME FORMAT COUNT: writes NAME.in, COUNT lines (seq -f
+# FORMAT) and then "exit", and NAME.expected, "Welcome!" and their replies.
+_hello_numbered() {
+    local base="$BATS_TEST_TMPDIR/$1"
+    seq -f "$2" 1 "$3" >"$base.in"
+    echo exit >>"$base.in"
+    {
+        echo 'Welcome!'
+        seq -f "Hello, $2!" 1 "$3"
+    } >"$base.expected"
+}
+
+# _hello_swarm_rounds CAUSE: 6 rounds of 50 clients at once (hello_swarm),
+# each answered and closed.
+_hello_swarm_rounds() {
+    run --separate-stderr "$(fixture hello_swarm)" -q -n 50 -r 6 -t "$(_hello_ms 8000)" \
+        "$SERVER_HOST" "$SERVER_PORT"
+    if ((status != 0)); then
+        report_mismatch "6 rounds of 50 clients" "every client answered, then closed" "$stderr" "$1"
+        return 1
+    fi
+}
+
 # _hello_file_has FILE TEXT: true when FILE holds the bytes of TEXT.
 _hello_file_has() {
     grep -qF -- "$2" "$1" 2>/dev/null
@@ -301,57 +357,44 @@ hello_test_ipv6() {
 # hello_test_welcome PROG STEP: a client that sends nothing and ends its
 # stream gets "Welcome!\n" and then the server closes.
 hello_test_welcome() {
-    local prog=$1 step=$2 input
+    local prog=$1 step=$2
     shift 2
     _hello_start "$prog" "$@" || return 1
-    input=$(_hello_input welcome '')
-    _hello_peer welcome "$input" -t "$(_hello_ms 3000)"
-    _hello_expect_reply "(nothing, then end of stream)" $'Welcome!\n' welcome \
-        "send \"Welcome!\\n\" as soon as accept returns $(_hello_see "$step")" || return 1
-    _hello_expect_status "(nothing, then end of stream)" 0 welcome \
+    _hello_conversation welcome '' "(nothing, then end of stream)" $'Welcome!\n' \
+        "send \"Welcome!\\n\" as soon as accept returns $(_hello_see "$step")" \
         "when read returns 0 the client is gone: close the connection $(_hello_see "$step")"
 }
 
 # hello_test_replies PROG STEP: the tutorial's exchange, one line at a time.
 hello_test_replies() {
-    local prog=$1 step=$2 input
+    local prog=$1 step=$2
     shift 2
     _hello_start "$prog" "$@" || return 1
-    input=$(_hello_input replies 'Michael\nTracy\nSarah\nexit\n')
-    _hello_peer replies "$input" -k -t "$(_hello_ms 3000)"
-    _hello_expect_reply "Michael\nTracy\nSarah\nexit\n" \
-        $'Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n' replies \
-        "read a line, answer \"Hello, LINE!\\n\", repeat until \"exit\" $(_hello_see "$step")" || return 1
-    _hello_expect_status "Michael\nTracy\nSarah\nexit\n" 0 replies \
-        "after the line \"exit\" the server must close the connection $(_hello_see "$step")"
+    _hello_conversation replies 'Michael\nTracy\nSarah\nexit\n' "Michael\nTracy\nSarah\nexit\n" \
+        $'Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n' \
+        "read a line, answer \"Hello, LINE!\\n\", repeat until \"exit\" $(_hello_see "$step")" \
+        "after the line \"exit\" the server must close the connection $(_hello_see "$step")" -k
 }
 
 # hello_test_exit PROG STEP: "exit" closes at once; later lines get nothing.
 hello_test_exit() {
-    local prog=$1 step=$2 input
+    local prog=$1 step=$2
     shift 2
     _hello_start "$prog" "$@" || return 1
-    input=$(_hello_input exit 'Michael\nexit\nTracy\n')
-    _hello_peer exit "$input" -k -t "$(_hello_ms 3000)"
-    _hello_expect_reply "Michael\nexit\nTracy\n (and the connection kept open)" \
-        $'Welcome!\nHello, Michael!\n' exit \
-        "the line \"exit\" ends the conversation: no reply, close $(_hello_see "$step")" || return 1
-    _hello_expect_status "Michael\nexit\nTracy\n (and the connection kept open)" 0 exit \
-        "after \"exit\" close the connection: every copy of its descriptor $(_hello_see "$step")"
+    _hello_conversation exit 'Michael\nexit\nTracy\n' "Michael\nexit\nTracy\n (and the connection kept open)" \
+        $'Welcome!\nHello, Michael!\n' \
+        "the line \"exit\" ends the conversation: no reply, close $(_hello_see "$step")" \
+        "after \"exit\" close the connection: every copy of its descriptor $(_hello_see "$step")" -k
 }
 
 # hello_test_end_of_stream PROG STEP: end of stream after a line: the reply,
 # then the server closes; an unfinished last line gets no reply.
 hello_test_end_of_stream() {
-    local prog=$1 step=$2 input
+    local prog=$1 step=$2
     shift 2
     _hello_start "$prog" "$@" || return 1
-    input=$(_hello_input eos 'Michael\nTra')
-    _hello_peer eos "$input" -t "$(_hello_ms 3000)"
-    _hello_expect_reply "Michael\nTra then end of stream" $'Welcome!\nHello, Michael!\n' eos \
-        "answer only complete lines; read returning 0 means the client is done $(_hello_see "$step")" ||
-        return 1
-    _hello_expect_status "Michael\nTra then end of stream" 0 eos \
+    _hello_conversation eos 'Michael\nTra' "Michael\nTra then end of stream" $'Welcome!\nHello, Michael!\n' \
+        "answer only complete lines; read returning 0 means the client is done $(_hello_see "$step")" \
         "when read returns 0, close the connection $(_hello_see "$step")"
 }
 
@@ -360,14 +403,9 @@ hello_test_pipelined() {
     local prog=$1 step=$2 input expected
     shift 2
     _hello_start "$prog" "$@" || return 1
+    _hello_numbered pipelined 'name-%g' 1000
     input="$BATS_TEST_TMPDIR/pipelined.in"
     expected="$BATS_TEST_TMPDIR/pipelined.expected"
-    seq -f 'name-%g' 1 1000 >"$input"
-    echo exit >>"$input"
-    {
-        echo 'Welcome!'
-        seq -f 'Hello, name-%g!' 1 1000
-    } >"$expected"
     _hello_peer pipelined "$input" -k -t "$(_hello_ms 4000)"
     expect_file_equal "1000 lines 'name-1\\n' ... 'name-1000\\n' then 'exit\\n', in one write" \
         "$expected" "$BATS_TEST_TMPDIR/pipelined.out" \
@@ -379,33 +417,25 @@ hello_test_pipelined() {
 
 # hello_test_dribble PROG STEP: a line that arrives one byte at a time.
 hello_test_dribble() {
-    local prog=$1 step=$2 input
+    local prog=$1 step=$2
     shift 2
     _hello_start "$prog" "$@" || return 1
-    input=$(_hello_input dribble 'Michael\nTracy\nexit\n')
-    _hello_peer dribble "$input" -k -d 3 -t "$(_hello_ms 3000)"
-    _hello_expect_reply "Michael\nTracy\nexit\n, one byte per write" \
-        $'Welcome!\nHello, Michael!\nHello, Tracy!\n' dribble \
-        "a read returns whatever has arrived, maybe one byte: keep reading until the '\\n' $(_hello_see "$step")" ||
-        return 1
-    _hello_expect_status "Michael\nTracy\nexit\n, one byte per write" 0 dribble \
-        "after \"exit\" close the connection $(_hello_see "$step")"
+    _hello_conversation dribble 'Michael\nTracy\nexit\n' "Michael\nTracy\nexit\n, one byte per write" \
+        $'Welcome!\nHello, Michael!\nHello, Tracy!\n' \
+        "a read returns whatever has arrived, maybe one byte: keep reading until the '\\n' $(_hello_see "$step")" \
+        "after \"exit\" close the connection $(_hello_see "$step")" -k -d 3
 }
 
 # hello_test_crlf PROG STEP: "\r\n" ends a line like "\n"; a '\r' inside a
 # line stays.
 hello_test_crlf() {
-    local prog=$1 step=$2 input
+    local prog=$1 step=$2
     shift 2
     _hello_start "$prog" "$@" || return 1
-    input=$(_hello_input crlf 'Michael\r\nTr\racy\r\nexit\r\n')
-    _hello_peer crlf "$input" -k -t "$(_hello_ms 3000)"
-    _hello_expect_reply "Michael\r\nTr\racy\r\nexit\r\n" \
-        $'Welcome!\nHello, Michael!\nHello, Tr\racy!\n' crlf \
-        "drop one '\\r' just before the '\\n' (telnet and nc -C send \"\\r\\n\"), keep the others $(_hello_see "$step")" ||
-        return 1
-    _hello_expect_status "... exit\r\n" 0 crlf \
-        "\"exit\\r\\n\" is the line \"exit\": close the connection $(_hello_see "$step")"
+    _hello_conversation crlf 'Michael\r\nTr\racy\r\nexit\r\n' "Michael\r\nTr\racy\r\nexit\r\n" \
+        $'Welcome!\nHello, Michael!\nHello, Tr\racy!\n' \
+        "drop one '\\r' just before the '\\n' (telnet and nc -C send \"\\r\\n\"), keep the others $(_hello_see "$step")" \
+        "\"exit\\r\\n\" is the line \"exit\": close the connection $(_hello_see "$step")" -k
 }
 
 # hello_test_nul PROG STEP: NUL bytes pass through the reply.
@@ -636,14 +666,9 @@ hello_test_slow_reader() {
     local prog=$1 step=$2 input expected
     shift 2
     _hello_start "$prog" "$@" || return 1
+    _hello_numbered slow 'line-%06g' 200000
     input="$BATS_TEST_TMPDIR/slow.in"
     expected="$BATS_TEST_TMPDIR/slow.expected"
-    seq -f 'line-%06g' 1 200000 >"$input"
-    echo exit >>"$input"
-    {
-        echo 'Welcome!'
-        seq -f 'Hello, line-%06g!' 1 200000
-    } >"$expected"
     _hello_peer slow "$input" -k -P 500 -n 4096 -t "$(_hello_ms 20000)"
     expect_file_equal "200000 lines 'line-000001\\n' ... then exit, read slowly" \
         "$expected" "$BATS_TEST_TMPDIR/slow.out" \
@@ -658,7 +683,7 @@ hello_test_slow_reader() {
 # hello_test_stop PROG STEP SIGNAL: SIGNAL (INT or TERM) ends the server within
 # 1 s with status 0, while a client is connected, and no child is left.
 hello_test_stop() {
-    local prog=$1 step=$2 signal=$3 started elapsed children
+    local prog=$1 step=$2 signal=$3 started children
     shift 3
     _hello_skip_under_tsan
     _hello_start "$prog" "$@" || return 1
@@ -667,23 +692,11 @@ hello_test_stop() {
     children=$(_hello_children "$SERVER_PID")
     started=$(_hello_now_ms)
     kill -s "$signal" "$SERVER_PID"
-    if ! wait_exit "$SERVER_PID" 3; then
-        report_mismatch "SIG$signal to the server (a client connected)" \
-            "the server exits within 1 s with status 0" "still running after 3 s" \
-            "handle SIG$signal with sigaction without SA_RESTART: set a stop flag, so the blocked accept returns EINTR and the loop ends $(_hello_see "$step")"
-        return 1
-    fi
-    elapsed=$(($(_hello_now_ms) - started))
-    if ((EXIT_STATUS != 0)); then
-        report_mismatch "SIG$signal to the server" "exit status 0" "exit status $EXIT_STATUS" \
-            "without a handler, SIG$signal kills the process (status 128+signal): install one that sets a stop flag $(_hello_see "$step")"
-        return 1
-    fi
-    if ((elapsed > $(_hello_ms 1300))); then
-        report_mismatch "SIG$signal to the server" "the server exits within 1 s" \
-            "it took $elapsed ms" "leave the accept loop as soon as the flag is set $(_hello_see "$step")"
-        return 1
-    fi
+    _hello_expect_quick_stop "$started" "SIG$signal to the server (a client connected)" \
+        "SIG$signal to the server" \
+        "handle SIG$signal with sigaction without SA_RESTART: set a stop flag, so the blocked accept returns EINTR and the loop ends $(_hello_see "$step")" \
+        "without a handler, SIG$signal kills the process (status 128+signal): install one that sets a stop flag $(_hello_see "$step")" \
+        "leave the accept loop as soon as the flag is set $(_hello_see "$step")" || return 1
     children=${children//$'\n'/ }
     if [[ -n $children ]] && ! wait_until 2 eval "! _hello_any_running $children"; then
         report_mismatch "SIG$signal to the server (a client connected)" \
@@ -710,13 +723,7 @@ hello_test_no_leaks() {
     fds=$HELLO_SETTLED
     _hello_settle thread_count "$SERVER_PID"
     threads=$HELLO_SETTLED
-    run --separate-stderr "$(fixture hello_swarm)" -q -n 50 -r 6 -t "$(_hello_ms 8000)" \
-        "$SERVER_HOST" "$SERVER_PORT"
-    if ((status != 0)); then
-        report_mismatch "6 rounds of 50 clients" "every client answered, then closed" "$stderr" \
-            "serve each client on its own and close its connection at the end $(_hello_see "$step")"
-        return 1
-    fi
+    _hello_swarm_rounds "serve each client on its own and close its connection at the end $(_hello_see "$step")" || return 1
     if ! wait_until 3 eval '(($(fd_count "$SERVER_PID") <= fds))'; then
         report_mismatch "300 connections, all closed by now" "$fds open descriptors, as before" \
             "$(fd_count "$SERVER_PID") open descriptors" \
@@ -738,13 +745,7 @@ hello_test_no_zombies() {
     shift 2
     [[ -d /proc/self/fd ]] || skip "needs /proc (Linux)"
     _hello_start "$prog" "$@" || return 1
-    run --separate-stderr "$(fixture hello_swarm)" -q -n 50 -r 6 -t "$(_hello_ms 8000)" \
-        "$SERVER_HOST" "$SERVER_PORT"
-    if ((status != 0)); then
-        report_mismatch "6 rounds of 50 clients" "every client answered, then closed" "$stderr" \
-            "serve each client in a child process, the parent closes its copy of the connection $(_hello_see "$step")"
-        return 1
-    fi
+    _hello_swarm_rounds "serve each client in a child process, the parent closes its copy of the connection $(_hello_see "$step")" || return 1
     if ! wait_until 3 eval '(($(zombie_count "$SERVER_PID") == 0))'; then
         report_mismatch "300 connections, all closed by now" "no zombie child" \
             "$(zombie_count "$SERVER_PID") zombies" \
@@ -795,7 +796,7 @@ hello_test_socat() {
 # the stop signals blocked outside its wait (pselect) or wakes on a
 # self-pipe still ends within 1 s.
 hello_test_stop_race() {
-    local prog=$1 step=$2 signal=$3 mark="$BATS_TEST_TMPDIR/waiting-calls" started elapsed call
+    local prog=$1 step=$2 signal=$3 mark="$BATS_TEST_TMPDIR/waiting-calls" started call
     shift 3
     _hello_skip_under_tsan
     unlucky_prefix UNLUCKY_WINDOW_MS=5000 "UNLUCKY_MARK=$mark" || return 1
@@ -805,22 +806,10 @@ hello_test_stop_race() {
     call=$(head -n 1 "$mark" 2>/dev/null) || true
     started=$(_hello_now_ms)
     kill -s "$signal" "$SERVER_PID"
-    if ! wait_exit "$SERVER_PID" 3; then
-        report_mismatch "SIG$signal to the server just before it blocked in ${call:-its wait} (no client)" \
-            "the server exits within 1 s with status 0" "still running after 3 s" \
-            "the signal came after the loop had looked at the stop flag: the flag is set, but ${call:-the wait} blocks anyway until the next client comes. Keep SIGINT and SIGTERM blocked outside the wait and wait with pselect() (ppoll, epoll_pwait), which unblocks them only while it waits; or never wait longer than a fraction of a second at a time $(_hello_see "$step")"
-        return 1
-    fi
-    elapsed=$(($(_hello_now_ms) - started))
-    if ((EXIT_STATUS != 0)); then
-        report_mismatch "SIG$signal to the server" "exit status 0" "exit status $EXIT_STATUS" \
-            "install a handler that sets a stop flag $(_hello_see "$step")"
-        return 1
-    fi
-    if ((elapsed > $(_hello_ms 1300))); then
-        report_mismatch "SIG$signal to the server just before it blocked in ${call:-its wait}" \
-            "the server exits within 1 s" "it took $elapsed ms" \
-            "the wait must end as soon as the signal arrives $(_hello_see "$step")"
-        return 1
-    fi
+    _hello_expect_quick_stop "$started" \
+        "SIG$signal to the server just before it blocked in ${call:-its wait} (no client)" \
+        "SIG$signal to the server" \
+        "the signal came after the loop had looked at the stop flag: the flag is set, but ${call:-the wait} blocks anyway until the next client comes. Keep SIGINT and SIGTERM blocked outside the wait and wait with pselect() (ppoll, epoll_pwait), which unblocks them only while it waits; or never wait longer than a fraction of a second at a time $(_hello_see "$step")" \
+        "install a handler that sets a stop flag $(_hello_see "$step")" \
+        "the wait must end as soon as the signal arrives $(_hello_see "$step")"
 }
