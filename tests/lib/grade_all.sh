@@ -116,16 +116,12 @@ uid_processes() {
     ps -e -o uid=,pid= 2>/dev/null | awk -v u="$1" '$1 == u { print $2 }'
 }
 
-# kill_session SID: kills every process of the session SID (what a
-# submission graded without namespaces leaves); prints how many there were.
-kill_session() {
-    local sid=$1 pids round n=0
-    if [[ ! $sid =~ ^[0-9]+$ ]] || ((sid <= 1 || sid == $(ps -o sid= -p $$))); then
-        echo 0
-        return
-    fi
+# kill_all LISTER ARG: kills every process `LISTER ARG` prints, in rounds
+# (a fork bomb forks between two of them); prints how many there were.
+kill_all() {
+    local pids round n=0
     for round in 1 2 3 4 5 6 7 8 9 10; do
-        mapfile -t pids < <(pgrep -s "$sid")
+        mapfile -t pids < <("$1" "$2")
         ((${#pids[@]} > 0)) || break
         ((round == 1)) && n=${#pids[@]}
         kill -s KILL "${pids[@]}" 2>/dev/null
@@ -134,18 +130,26 @@ kill_session() {
     echo "$n"
 }
 
+# session_processes SID: the process ids of the session SID.
+session_processes() {
+    pgrep -s "$1"
+}
+
+# kill_session SID: kills every process of the session SID (what a
+# submission graded without namespaces leaves); prints how many there were.
+kill_session() {
+    local sid=$1
+    if [[ ! $sid =~ ^[0-9]+$ ]] || ((sid <= 1 || sid == $(ps -o sid= -p $$))); then
+        echo 0
+        return
+    fi
+    kill_all session_processes "$sid"
+}
+
 # kill_uid UID: kills every process of the grading user id UID (it runs
 # nothing but the submission); prints how many there were.
 kill_uid() {
-    local uid=$1 pids round n=0
-    for round in 1 2 3 4 5 6 7 8 9 10; do
-        mapfile -t pids < <(uid_processes "$uid")
-        ((${#pids[@]} > 0)) || break
-        ((round == 1)) && n=${#pids[@]}
-        kill -s KILL "${pids[@]}" 2>/dev/null
-        sleep 0.2
-    done
-    echo "$n"
+    kill_all uid_processes "$1"
 }
 
 # watch_processes UID TARGET FLAG: while TARGET runs, counts UID's processes
