@@ -219,7 +219,6 @@ apply_hunks() {
                 at = count[i] == 0 ? start[i] + 1 : start[i]
                 ins[at] = ins[at] (has[i] ? text[i] : "")
                 for (j = 0; j < count[i]; j++) drop[start[i] + j] = 1
-                if (count[i] == 0) mark[at] = 1
             }
         }
         {
@@ -283,6 +282,11 @@ pack_lesson() {
 split_lesson() {
     local lesson=$1 prog ref starter dir tmp hunks steps step prev
     dir=$(steps_dir "$lesson")
+    # The rungs written by hand (unpack, pack) live only in the patches.
+    if compgen -G "$dir/*.patch" >/dev/null && [[ ${FORCE:-} != 1 ]]; then
+        echo "steps: tests/steps/$lesson has its patches already: split would lose the rungs written by hand there; use unpack and pack (FORCE=1 splits anyway)" >&2
+        return 1
+    fi
     tmp=$(mktemp -d) || return 1
     mkdir -p "$dir"
     for prog in $(lesson_programs "$lesson"); do
