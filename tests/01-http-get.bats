@@ -271,6 +271,7 @@ DRIBBLED=$'HTTP/1.1 200 OK\r\nServer: dribble\r\nContent-Length: 10\r\n\r\nhello
         "getaddrinfo returns an error code: print it with gai_strerror and exit 1: see step 2"
 }
 
+# bats test_tags=heavy
 @test "step 2: a connect that gets no answer stops after -t seconds" {
     require_netns
     require_command nft
@@ -290,6 +291,7 @@ DRIBBLED=$'HTTP/1.1 200 OK\r\nServer: dribble\r\nContent-Length: 10\r\n\r\nhello
     expect_finished_within "$((1 + TIMEOUT_SLACK))" "the connect must be bounded by -t: see step 2"
 }
 
+# bats test_tags=heavy
 @test "step 2: a stop while connecting to a name with two black-holed addresses ends at once" {
     require_netns
     require_command nft
@@ -364,6 +366,7 @@ DRIBBLED=$'HTTP/1.1 200 OK\r\nServer: dribble\r\nContent-Length: 10\r\n\r\nhello
 
 # ---------------------------------- step 4: reading the reply, with a timeout
 
+# bats test_tags=heavy
 @test "step 4: a server that never answers: exit 1 after about -t seconds" {
     serve "$OK_HELLO" -s 0
     get -t 1 "$URL/"

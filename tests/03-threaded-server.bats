@@ -49,6 +49,7 @@ setup() {
 @test "step 3: end of stream closes; an unfinished last line gets no reply" {
     hello_test_end_of_stream "$PROG" "step 3"
 }
+# bats test_tags=heavy
 @test "step 3: 1000 lines in one write are answered in order" {
     hello_test_pipelined "$PROG" "step 3"
 }
@@ -81,9 +82,11 @@ setup() {
 @test "step 4: a silent client does not delay a second one" {
     hello_test_silent_client "$PROG" "step 4"
 }
+# bats test_tags=heavy
 @test "step 4: 100 clients at once are all answered" {
     hello_test_many_clients "$PROG" "step 4" 100
 }
+# bats test_tags=heavy
 @test "step 4: no descriptor or thread is left after 300 connections" {
     hello_test_no_leaks "$PROG" "step 4"
 }

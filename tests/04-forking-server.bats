@@ -44,12 +44,15 @@ setup() {
 @test "step 1: a client is closed after exit while another one stays connected" {
     hello_test_exit_while_busy "$PROG" "step 1"
 }
+# bats test_tags=heavy
 @test "step 1: 100 clients at once are all answered" {
     hello_test_many_clients "$PROG" "step 1" 100
 }
+# bats test_tags=heavy
 @test "step 1: the parent holds no more descriptors after 300 connections" {
     hello_test_no_leaks "$PROG" "step 1"
 }
+# bats test_tags=heavy
 @test "step 1: 1000 lines in one write are answered in order" {
     hello_test_pipelined "$PROG" "step 1"
 }
@@ -90,6 +93,7 @@ setup() {
 }
 
 # Step 3: reap the children
+# bats test_tags=heavy
 @test "step 3: no zombie is left after 300 connections" {
     hello_test_no_zombies "$PROG" "step 3"
 }

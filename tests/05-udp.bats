@@ -223,6 +223,7 @@ datagrams_seen() {
         "$(head -c 200 "$BATS_TEST_TMPDIR/got")" "step 3: the IPv6 limit is 65527"
 }
 
+# bats test_tags=heavy
 @test "step 3: a burst of 1000 datagrams does not stop the server" {
     start_udp_server
     printf 'burst' >"$BATS_TEST_TMPDIR/burst"

@@ -104,11 +104,13 @@ setup() {
         "more than 4096 bytes: 'Error: line too long' (step 3)"
 }
 
+# bats test_tags=heavy
 @test "step 3: 1,000,000 lines sent in one go, replies read late, all arrive in order" {
     event_test_million_lines "$SERVER" "step 3" \
         "replies that the kernel cannot take now must wait in the output buffer and go out on POLLOUT; reading must go on after that (steps 2 and 3)"
 }
 
+# bats test_tags=heavy
 @test "step 3: 1,000 clients at once are all welcomed and answered" {
     event_test_thousand_clients "$SERVER" "step 3" \
         "every connection needs its own buffers and its own entry in the poll set (steps 1 to 3)"
@@ -116,11 +118,13 @@ setup() {
 
 # ------------------------------------------------------------------ step 4
 
+# bats test_tags=heavy
 @test "step 4: a client that never reads its replies does not grow the server's memory" {
     event_test_non_reader_memory "$SERVER" "step 4" \
         "stop reading from a client (no POLLIN) while more than OUTPUT_LIMIT bytes of its replies wait: see step 4"
 }
 
+# bats test_tags=heavy
 @test "step 4: a client that never reads its replies does not stall the others" {
     event_test_non_reader_stall "$SERVER" "step 4" \
         "one client's full socket must never block the server: non-blocking sockets, and write only what the kernel takes (steps 1, 2 and 4)"
@@ -145,6 +149,7 @@ setup() {
     hello_test_end_of_stream "$SERVER" "step 5"
 }
 
+# bats test_tags=heavy
 @test "step 5: 1000 lines and exit in one write: replies in order, then close" {
     hello_test_pipelined "$SERVER" "step 5"
 }
@@ -177,6 +182,7 @@ setup() {
     hello_test_exit_while_busy "$SERVER" "step 5"
 }
 
+# bats test_tags=heavy
 @test "step 5: 100 clients at once, each answered and closed" {
     hello_test_many_clients "$SERVER" "step 5" 100
 }

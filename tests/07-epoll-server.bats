@@ -166,6 +166,7 @@ setup() {
     hello_test_end_of_stream "$SERVER" "step 4"
 }
 
+# bats test_tags=heavy
 @test "step 4: 1000 lines and exit in one write: replies in order, then close" {
     hello_test_pipelined "$SERVER" "step 4"
 }
@@ -198,6 +199,7 @@ setup() {
     hello_test_exit_while_busy "$SERVER" "step 4"
 }
 
+# bats test_tags=heavy
 @test "step 4: 100 clients at once, each answered and closed" {
     hello_test_many_clients "$SERVER" "step 4" 100
 }

@@ -320,6 +320,7 @@ stop_test() {
     expect_log '^127\.0\.0\.1:[0-9]+ "GET /nothing-here HTTP/1\.1" 404 [0-9]+$' "errors are logged like any response (steps 2 and 3)"
 }
 
+# bats test_tags=heavy
 @test "step 3: the log never holds raw bytes from the network" {
     start_http
     raw 'GET /a\001\033[31m.txt HTTP/1.1\r\nHost: x\r\n\r\n'

@@ -237,6 +237,7 @@ retransmission_rtos() {
         "header: type 1, 0, length (2 bytes), seq (4), ack (4), CRC-32 (4), all big-endian, then at most 1200 payload bytes: see step 1"
 }
 
+# bats test_tags=heavy
 @test "step 1: a stray sender is ignored: its packets get no answer" {
     start_receiver
     peer_in_background data:0:first wait:2000 data:1:second fin:2 ack:3:3
@@ -287,6 +288,7 @@ retransmission_rtos() {
     done
 }
 
+# bats test_tags=heavy
 @test "step 2: -w 1 through a relay dropping 20% of the data delivers 50 KB" {
     transfer 50000 -w 1 -- -S 3 -e up:drop:20
     expect_delivered "50000 bytes with -w 1, the relay drops 20% of the data packets" \
@@ -434,6 +436,7 @@ retransmission_rtos() {
         "see step 4"
 }
 
+# bats test_tags=heavy
 @test "step 4: 20 MiB straight (no relay) arrive intact" {
     transfer 20971520
     expect_delivered "20 MiB, no impairment" "see step 4"

@@ -11,6 +11,7 @@
 : "${SOCKSTEP_BUILD:=$SOCKSTEP_ROOT/build}"
 export SOCKSTEP_ROOT SOCKSTEP_BUILD
 load '../lib/common'
+load_assertions
 load 'class'
 
 setup_file() {

@@ -10,6 +10,7 @@
 : "${SOCKSTEP_BUILD:=$SOCKSTEP_ROOT/build}"
 export SOCKSTEP_ROOT SOCKSTEP_BUILD
 load '../lib/common'
+load_assertions
 load 'class'
 
 # fake_autograder NAME: a fresh /autograder tree for one submission; prints

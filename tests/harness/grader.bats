@@ -15,6 +15,7 @@
 # $stderr is set by bats' `run --separate-stderr`.
 # shellcheck disable=SC2154
 load '../lib/common'
+load_assertions
 
 teardown() {
     cleanup_background

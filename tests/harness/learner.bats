@@ -7,6 +7,7 @@
 # (A harness file sits one folder deeper than a lesson's.)
 : "${SOCKSTEP_ROOT:=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}"
 load '../lib/common'
+load_assertions
 
 # ---------------------------------------------------------------- helpers
 

@@ -9,6 +9,7 @@
 : "${SOCKSTEP_BUILD:=$SOCKSTEP_ROOT/build}"
 export SOCKSTEP_ROOT SOCKSTEP_BUILD
 load '../lib/common'
+load_assertions
 
 # lab_copy: a copy of what the starters and the ladder need, in $COPY, its
 # build folder borrowing the real one's test peers and references.

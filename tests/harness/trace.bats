@@ -10,6 +10,7 @@
 
 : "${SOCKSTEP_ROOT:=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}"
 load '../lib/common'
+load_assertions
 
 : "${SOCKSTEP_BUILD:=$SOCKSTEP_ROOT/build}"
 TRACE_SH="$SOCKSTEP_ROOT/tests/lib/trace.sh"

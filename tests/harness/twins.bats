@@ -7,6 +7,7 @@
 
 : "${SOCKSTEP_ROOT:=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}"
 load '../lib/common'
+load_assertions
 
 TWINS_SH="$SOCKSTEP_ROOT/tests/gates/twins.sh"
 OUTLINE_AWK="$SOCKSTEP_ROOT/tests/gates/twins_outline.awk"

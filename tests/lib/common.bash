@@ -37,8 +37,26 @@ load_bats_library() {
     echo "cannot find $1: run the tests with 'make check', which installs it" >&2
     return 1
 }
-load_bats_library bats-support
-load_bats_library bats-assert
+
+# load_assertions: bats-support and bats-assert (assert_output, assert_line,
+# ...), for the tool tests in tests/harness/ that use them. The lesson tests
+# do not: loading the two libraries costs each test about 35 ms of processor
+# time, a minute over a whole `make test`.
+load_assertions() {
+    load_bats_library bats-support && load_bats_library bats-assert
+}
+
+# fail [MESSAGE...]: ends a test with MESSAGE, or with stdin when there is
+# none, on stderr (bats-support's fail, which load_assertions brings, does the
+# same).
+fail() {
+    if (($# > 0)); then
+        printf '%s\n' "$*"
+    else
+        cat
+    fi >&2
+    return 1
+}
 
 # ---------------------------------------------------------------- programs
 
@@ -171,9 +189,9 @@ _server_start_failed() {
 # EXIT_STATUS. Returns 1 if it is still running at the deadline.
 wait_exit() {
     local pid=$1 deadline
-    deadline=$(($(date +%s) + $2))
+    deadline=$(($(now_ms) + $2 * 1000))
     while is_running "$pid"; do
-        if (($(date +%s) >= deadline)); then
+        if (($(now_ms) >= deadline)); then
             return 1
         fi
         sleep 0.05
@@ -197,14 +215,26 @@ stop_process() {
 # wait_until SECONDS CMD...: polls CMD every 50 ms until it succeeds.
 wait_until() {
     local deadline
-    deadline=$(($(date +%s) + $1))
+    deadline=$(($(now_ms) + $1 * 1000))
     shift
     until "$@"; do
-        if (($(date +%s) >= deadline)); then
+        if (($(now_ms) >= deadline)); then
             return 1
         fi
         sleep 0.05
     done
+}
+
+# now_ms: a clock in milliseconds (bash 5's EPOCHREALTIME; whole seconds
+# before it), so that a wait of N seconds lasts N seconds, not N - 1 to N.
+now_ms() {
+    local t=${EPOCHREALTIME/,/.}
+    if [[ -n $t ]]; then
+        local s=${t%.*} f=${t#*.}000
+        echo $((s * 1000 + 10#${f:0:3}))
+    else
+        echo $(($(date +%s) * 1000))
+    fi
 }
 
 # cleanup_background: stops everything start_server and start_background
@@ -213,8 +243,10 @@ cleanup_background() {
     local pid
     for pid in "${_SOCKSTEP_PIDS[@]}"; do
         if is_running "$pid"; then
+            # The contract's second to end after SIGTERM, then no more: a
+            # starter that does not stop yet costs each test one second.
             kill -s TERM "$pid" 2>/dev/null || true
-            wait_exit "$pid" 2 || kill -s KILL "$pid" 2>/dev/null || true
+            wait_exit "$pid" "${HELLO_SLOW:-1}" || kill -s KILL "$pid" 2>/dev/null || true
         fi
         # Children a server left behind share its session and group id.
         kill -s KILL -- "-$pid" 2>/dev/null || true

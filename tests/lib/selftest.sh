@@ -90,22 +90,62 @@ check_test_names() {
     fi
 }
 
+# check_starter LESSON: every TODO(step N) of the starter fails a test of
+# step N. The proof needs one failure per step, so a step's first tests run
+# one at a time until one fails, and the rest together only when the first
+# six pass (a student's `make check` runs them all; against a starter
+# many of them wait out their time limits).
 check_starter() {
-    local lesson=$1 results="$work/$1.starter.tsv" steps step caught
+    local lesson=$1 results="$work/$1.starter.tsv" steps step names caught i
     steps=$(starter_steps "$lesson")
     if [[ -z $steps ]]; then
         flunk "$lesson: the starter in lessons/$lesson has no TODO(step N)"
         return
     fi
-    run_lesson_tests "$lesson" "$SOCKSTEP_BUILD/lessons/$lesson" "$results" quiet
+    : >"$results"
     for step in $steps; do
-        caught=$(tests_with_status "$results" fail | grep -c "^step $step: ") || true
-        if ((caught > 0)); then
-            pass "$lesson: step $step left undone fails $caught test(s)"
+        mapfile -t names < <(step_test_names "$lesson" "$step")
+        caught=""
+        for ((i = 0; i < ${#names[@]} && i < 6; i++)); do
+            caught=$(starter_failure "$lesson" "$results" "${names[i]}")
+            [[ -z $caught ]] || break
+        done
+        if [[ -z $caught && ${#names[@]} -gt 6 ]]; then
+            caught=$(starter_failure "$lesson" "$results" "${names[@]:6}")
+        fi
+        if [[ -n $caught ]]; then
+            pass "$lesson: step $step left undone fails: $caught"
         else
             flunk "$lesson: no 'step $step:' test fails against the starter (TODO(step $step))"
         fi
     done
+}
+
+# step_test_names LESSON N: the names of the tests of step N, in file order,
+# as written (a quote inside a name keeps its backslash).
+step_test_names() {
+    sed -n -E "s/^@test \"(step $2: .*)\" \{\$/\1/p" "$SOCKSTEP_ROOT/tests/$1.bats"
+}
+
+# names_filter NAME...: a bats filter matching exactly these test names (an
+# escaped quote matches with or without its backslash, as bats versions
+# differ in which of the two they match).
+names_filter() {
+    local name out=""
+    for name in "$@"; do
+        out+="|$(printf '%s' "$name" | sed -e 's/[][\\.^$*+?(){}|/]/\\&/g' -e 's/\\\\"/\\\\?"/g')"
+    done
+    printf '^(%s)$' "${out#|}"
+}
+
+# starter_failure LESSON RESULTS NAME...: runs the named tests against the
+# starter, adds their rows to RESULTS, and prints the first that failed.
+starter_failure() {
+    local lesson=$1 results=$2 part="$work/$1.starter.part"
+    shift 2
+    TEST_FILTER=$(names_filter "$@") run_lesson_tests "$lesson" "$SOCKSTEP_BUILD/lessons/$lesson" "$part" quiet && :
+    cat "$part" >>"$results"
+    test_failures "$part" | head -n 1
 }
 
 # check_starter_source LESSON: the committed starters are what
@@ -120,9 +160,35 @@ check_starter_source() {
     fi
 }
 
-# step_filter N: a bats filter for the tests of steps 1 to N.
-step_filter() {
-    printf '^step (%s): ' "$(seq -s '|' 1 "$1")"
+# rung_filter LESSON N: a bats filter for the tests a rung runs: every test of
+# steps 1 to N, but a heavy one (tagged `# bats test_tags=heavy`: much
+# traffic, or seconds of waiting) only on its own step's rung; the
+# reference runs them all.
+rung_filter() {
+    local lesson=$1 n=$2 k names=() heavy
+    heavy=$(heavy_tests "$lesson")
+    for ((k = 1; k <= n; k++)); do
+        mapfile -t -O "${#names[@]}" names < <(step_test_names "$lesson" "$k" |
+            if ((k < n)); then grep -vxF -f <(printf '%s\n' "$heavy" "//none//"); else cat; fi)
+    done
+    names_filter "${names[@]}"
+}
+
+# heavy_note LESSON N: how many heavy tests of earlier steps the rung left
+# to their own rungs, for its ok line.
+heavy_note() {
+    local k count=0
+    for ((k = 1; k < $2; k++)); do
+        count=$((count + $(step_test_names "$1" "$k" | grep -cxF -f <(heavy_tests "$1"; echo "//none//")))) || true
+    done
+    ((count == 0)) || printf ' (and %d heavy one(s) of earlier steps on their own rungs)' "$count"
+}
+
+# heavy_tests LESSON: the names of the tests tagged heavy.
+heavy_tests() {
+    awk '/^# bats test_tags=(.*,)? *heavy *(,.*)?$/ { tagged = 1; next }
+        tagged && /^@test "/ { name = $0; sub(/^@test "/, "", name); sub(/" \{$/, "", name); print name }
+        { tagged = 0 }' "$SOCKSTEP_ROOT/tests/$1.bats"
 }
 
 # write_rung LESSON N FOLDER: FOLDER/<prog>.c for each program, the rung
@@ -174,10 +240,10 @@ check_ladder() {
             continue
         fi
         results="$work/$lesson.step-$n.tsv"
-        TEST_FILTER=$(step_filter "$n") run_lesson_tests "$lesson" "$folder" "$results" quiet && :
+        TEST_FILTER=$(rung_filter "$lesson" "$n") run_lesson_tests "$lesson" "$folder" "$results" quiet && :
         total=$(wc -l <"$results" | tr -d ' ')
         if [[ $(count_results "$results" fail) == 0 && $total -gt 0 ]]; then
-            pass "$lesson: after step $n: builds warning-free and passes all $total tests of steps 1-$n"
+            pass "$lesson: after step $n: builds warning-free and passes all $total tests of steps 1-$n$(heavy_note "$lesson" "$n")"
         else
             flunk "$lesson: after step $n: fails $(count_results "$results" fail) of $total tests of steps 1-$n (a test that needs a later step is named for the wrong step)" \
                 "$(failure_details "$results")"
@@ -367,9 +433,23 @@ run_unit() {
         began=$SECONDS
         # shellcheck disable=SC2086 # a unit is a function and its words
         ${units[n]}
-        printf '%s\t%s\n' "$((SECONDS - began))" "${units[n]}" >"$work/unit.$n.seconds"
+        cpu_seconds >"$work/unit.$n.cpu"
+        printf '%s\t%s\t%s\n' "$((SECONDS - began))" "$(cat "$work/unit.$n.cpu")" "${units[n]}" >"$work/unit.$n.seconds"
         printf '%s %s %s\n' "$passed" "$failed" "$skipped" >"$work/unit.$n.count"
     ) >"$work/unit.$n.out" 2>&1
+}
+
+# cpu_seconds: the processor time (user and system) this shell's finished
+# children used, in whole seconds: a part's cost whatever else runs (called
+# without $(...), whose own subshell would have no children).
+cpu_seconds() {
+    local user system
+    times >"$work/times.$BASHPID"
+    { read -r _ _ && read -r user system; } <"$work/times.$BASHPID"
+    rm -f "$work/times.$BASHPID"
+    awk -v u="$user" -v s="$system" '
+        function sec(t, m) { m = t; sub(/m.*/, "", m); sub(/^[0-9]+m/, "", t); sub(/s$/, "", t); return m * 60 + t }
+        BEGIN { printf "%d\n", sec(u) + sec(s) + 0.5 }'
 }
 
 # show_unit N: prints unit N's lines and adds its counts to the totals.
@@ -429,13 +509,19 @@ run_units() {
 
 # report_timing: the ten slowest tests of the whole run, so that the next
 # slow test is seen, and the longest parts (they bound the run's time).
+# Every part and every test are kept in build/selftest/parts.tsv and
+# tests.tsv, slowest first.
 report_timing() {
     local f
-    cat "$work"/unit.*.seconds 2>/dev/null | sort -t$'\t' -k1,1rn | head -n 5 |
-        awk -F'\t' 'NR == 1 { print "The longest parts (seconds):" } { printf "  %7d  %s\n", $1, $2 }'
+    cat "$work"/unit.*.seconds 2>/dev/null | sort -t$'\t' -k1,1rn >"$SOCKSTEP_BUILD/selftest/parts.tsv"
+    head -n 5 "$SOCKSTEP_BUILD/selftest/parts.tsv" |
+        awk -F'\t' 'NR == 1 { print "The longest parts (seconds, and processor seconds):" } { printf "  %7d %5d  %s\n", $1, $2, $3 }'
+    awk -F'\t' '{ wall += $1; cpu += $2 } END { printf "All parts: %d s one after another, %d processor seconds\n", wall, cpu }' \
+        "$SOCKSTEP_BUILD/selftest/parts.tsv"
     for f in "$work"/*.tsv; do
         [[ -f $f ]] && awk -F'\t' -v run="$(basename "$f" .tsv)" '{ print $2 "\t" run ": " $3 }' "$f"
-    done | sort -t$'\t' -k1,1 -rn | head -n 10 |
+    done | sort -t$'\t' -k1,1 -rn >"$SOCKSTEP_BUILD/selftest/tests.tsv"
+    head -n 10 "$SOCKSTEP_BUILD/selftest/tests.tsv" |
         awk -F'\t' 'NR == 1 { print "The ten slowest tests (seconds):" } { printf "  %7.2f  %s\n", $1, $2 }'
 }
 
