@@ -108,6 +108,12 @@ is_running() {
 _launch() {
     local out=$1 err=$2
     shift 2
+    # Emptied here, not only by the child's redirections: a file of the same
+    # name from an earlier start in this test (cleanup_background starts
+    # the count again) would otherwise be read before the child empties it,
+    # and its old `listening on` line taken for the new server's.
+    : >"$out"
+    : >"$err"
     if command -v setsid >/dev/null; then
         setsid "$@" </dev/null >"$out" 2>"$err" 3>&- &
     else

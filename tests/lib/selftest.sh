@@ -124,7 +124,7 @@ check_starter() {
 # step_test_names LESSON N: the names of the tests of step N, in file order,
 # as written (a quote inside a name keeps its backslash).
 step_test_names() {
-    sed -n -E "s/^@test \"(step $2: .*)\" \{\$/\1/p" "$SOCKSTEP_ROOT/tests/$1.bats"
+    sed -n -E "s/^@test \"(step $2: ([^\"\\\\]|\\\\.)*)\" \{.*/\1/p" "$SOCKSTEP_ROOT/tests/$1.bats"
 }
 
 # names_filter NAME...: a bats filter matching exactly these test names (an
@@ -187,7 +187,7 @@ heavy_note() {
 # heavy_tests LESSON: the names of the tests tagged heavy.
 heavy_tests() {
     awk '/^# bats test_tags=(.*,)? *heavy *(,.*)?$/ { tagged = 1; next }
-        tagged && /^@test "/ { name = $0; sub(/^@test "/, "", name); sub(/" \{$/, "", name); print name }
+        tagged && match($0, /^@test "([^"\\]|\\.)*"/) { print substr($0, 8, RLENGTH - 8) }
         { tagged = 0 }' "$SOCKSTEP_ROOT/tests/$1.bats"
 }
 
