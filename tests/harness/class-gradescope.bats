@@ -9,6 +9,7 @@
 : "${SOCKSTEP_ROOT:=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}"
 : "${SOCKSTEP_BUILD:=$SOCKSTEP_ROOT/build}"
 export SOCKSTEP_ROOT SOCKSTEP_BUILD
+# make test: about 60 s (its parts start first).
 load '../lib/common'
 load_assertions
 load 'class'

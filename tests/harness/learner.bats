@@ -6,6 +6,7 @@
 
 # (A harness file sits one folder deeper than a lesson's.)
 : "${SOCKSTEP_ROOT:=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}"
+# make test: about 120 s (its parts start first).
 load '../lib/common'
 load_assertions
 

@@ -464,10 +464,18 @@ show_unit() {
     fi
 }
 
-# unit_cost N: a rough cost of unit N (tests it runs), so that the long
-# units start first and the run ends sooner.
+# unit_cost N: a rough cost of unit N, so that the long units start first
+# and the run ends sooner: its seconds in the last run when known
+# (build/selftest/parts.tsv), else a guess from the tests it runs (a tool
+# test file can say "# make test: about N s").
 unit_cost() {
-    local words
+    local words last
+    last=$(awk -F'\t' -v unit="${units[$1]}" '$3 == unit { print $1; exit }' \
+        "$SOCKSTEP_BUILD/selftest/parts.tsv" 2>/dev/null)
+    if [[ -n $last ]]; then
+        echo "$last"
+        return
+    fi
     read -ra words <<<"${units[$1]}"
     local file="$SOCKSTEP_ROOT/tests/${words[1]:-}.bats" tests=0
     case ${words[0]} in
@@ -477,27 +485,36 @@ unit_cost() {
     check_harness_file)
         file="$SOCKSTEP_ROOT/tests/harness/${words[1]}.bats"
         tests=$(grep -c '^@test ' "$file")
+        last=$(sed -n -E 's/^# make test: about ([0-9]+) s.*/\1/p' "$file" | head -n 1)
         ;;
     esac
     case ${words[0]} in
-    check_lesson) echo $((tests * 2)) ;;
+    check_lesson) echo "$tests" ;;
     check_ladder) echo $((tests * $(bash "$here/steps.sh" steps "${words[1]}" | wc -l) / 2)) ;;
     check_mutants) echo $((tests * $(compgen -G "$SOCKSTEP_ROOT/tests/mutants/${words[1]}/*.patch" | wc -l) / 4)) ;;
-    check_harness_file) echo $((tests * 3)) ;;
-    *) echo 40 ;;
+    check_harness_file) echo "${last:-$((tests * 2))}" ;;
+    *) echo 60 ;;
     esac
 }
 
+# run_units JOBS MAX: runs the units, the costliest first, JOBS at a time,
+# and up to MAX while the processors are more than a quarter idle (most
+# parts spend most of their time waiting on time limits and the network).
 run_units() {
-    local jobs=$1 shown=0 running=0 k=0 n=${#units[@]} i order=()
+    local jobs=$1 max=$2 shown=0 running=0 k=0 n=${#units[@]} i order=()
     mapfile -t order < <(for ((i = 0; i < n; i++)); do echo "$(unit_cost "$i") $i"; done |
         sort -k1,1rn -k2,2n | cut -d' ' -f2)
+    cpu_idle_percent >/dev/null
     while ((shown < n)); do
-        while ((running < jobs && k < n)); do
+        while ((k < n)) && { ((running < jobs)) || { ((running < max)) && (($(cpu_idle_percent) > 25)); }; }; do
             run_unit "${order[k]}" &
             running=$((running + 1)) k=$((k + 1))
         done
-        ((running == 0)) || wait -n 2>/dev/null || true
+        if ((max > jobs && k < n)); then
+            sleep 1 # to look at the processors again
+        elif ((running > 0)); then
+            wait -n 2>/dev/null || true
+        fi
         running=$(jobs -rp | wc -l)
         # In order: a unit is shown once it and every one before it ended.
         while ((shown < n)) && { [[ -f $work/unit.$shown.count ]] || ((k == n && running == 0)); }; do
@@ -507,17 +524,45 @@ run_units() {
     done
 }
 
+# cpu_idle_percent: how idle the processors were since the last call (Linux
+# /proc/stat; 0, so that no unit is added, elsewhere). The last counts are
+# kept in a file: the caller's loop runs in this shell, the call in $(...).
+cpu_idle_percent() {
+    local fields total=0 idle last_total last_idle i
+    read -ra fields </proc/stat 2>/dev/null || fields=()
+    if [[ ${fields[0]:-} != cpu || ${#fields[@]} -lt 6 ]]; then
+        echo 0
+        return
+    fi
+    for ((i = 1; i < ${#fields[@]}; i++)); do
+        total=$((total + fields[i]))
+    done
+    idle=$((fields[4] + fields[5]))
+    read -r last_total last_idle 2>/dev/null <"$work/cpu.last" || { last_total=0 last_idle=0; }
+    echo "$total $idle" >"$work/cpu.last"
+    if ((total > last_total)); then
+        echo $((100 * (idle - last_idle) / (total - last_total)))
+    else
+        echo 0
+    fi
+}
+
 # report_timing: the ten slowest tests of the whole run, so that the next
 # slow test is seen, and the longest parts (they bound the run's time).
-# Every part and every test are kept in build/selftest/parts.tsv and
+# Every part and every test are kept in build/selftest/parts.tsv (the
+# parts of earlier runs too: the next run starts the long ones first) and
 # tests.tsv, slowest first.
 report_timing() {
     local f
-    cat "$work"/unit.*.seconds 2>/dev/null | sort -t$'\t' -k1,1rn >"$SOCKSTEP_BUILD/selftest/parts.tsv"
-    head -n 5 "$SOCKSTEP_BUILD/selftest/parts.tsv" |
+    cat "$work"/unit.*.seconds 2>/dev/null | sort -t$'\t' -k1,1rn >"$work/parts.list"
+    # The parts this run did not run keep their last figures (unit_cost).
+    cat "$work/parts.list" "$SOCKSTEP_BUILD/selftest/parts.tsv" 2>/dev/null |
+        awk -F'\t' '!seen[$3]++' | sort -t$'\t' -k1,1rn >"$work/parts.all"
+    mv "$work/parts.all" "$SOCKSTEP_BUILD/selftest/parts.tsv"
+    head -n 5 "$work/parts.list" |
         awk -F'\t' 'NR == 1 { print "The longest parts (seconds, and processor seconds):" } { printf "  %7d %5d  %s\n", $1, $2, $3 }'
     awk -F'\t' '{ wall += $1; cpu += $2 } END { printf "All parts: %d s one after another, %d processor seconds\n", wall, cpu }' \
-        "$SOCKSTEP_BUILD/selftest/parts.tsv"
+        "$work/parts.list"
     for f in "$work"/*.tsv; do
         [[ -f $f ]] && awk -F'\t' -v run="$(basename "$f" .tsv)" '{ print $2 "\t" run ": " $3 }' "$f"
     done | sort -t$'\t' -k1,1 -rn >"$SOCKSTEP_BUILD/selftest/tests.tsv"
@@ -527,14 +572,23 @@ report_timing() {
 
 main() {
     find_bats || exit 2
-    local jobs=${JOBS:-}
-    [[ $jobs =~ ^[1-9][0-9]*$ ]] || jobs=$(nproc 2>/dev/null || echo 1)
+    local jobs=${JOBS:-} max cores
+    cores=$(nproc 2>/dev/null || echo 1)
+    if [[ $jobs =~ ^[1-9][0-9]*$ ]]; then
+        max=$jobs
+    else
+        jobs=$cores max=$((3 * cores))
+    fi
     [[ ${LESSON:-} == harness ]] || list_lessons >/dev/null || exit 2
     mkdir -p "$work"
     plan_units
-    echo "Self-test with $("$BATS" --version), CC=${CC:-cc}: ${#units[@]} parts, $jobs at a time (JOBS=N to change)"
+    if ((max > jobs)); then
+        echo "Self-test with $("$BATS" --version), CC=${CC:-cc}: ${#units[@]} parts, $jobs at a time, up to $max while the processors are idle (JOBS=N for N at a time)"
+    else
+        echo "Self-test with $("$BATS" --version), CC=${CC:-cc}: ${#units[@]} parts, $jobs at a time (JOBS=N to change)"
+    fi
     local started=$SECONDS
-    run_units "$jobs"
+    run_units "$jobs" "$max"
     echo
     report_timing
     echo
