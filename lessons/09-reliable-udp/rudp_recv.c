@@ -48,14 +48,19 @@
 #define PROG "rudp_recv"
 #define USAGE "usage: rudp_recv [-b ADDR] [-p PORT] [-t SECONDS] -o FILE"
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Room for an address as format_address() writes it: "[IPv6%zone]:port". */
+#define PEER_MAX 80
+
 static volatile sig_atomic_t stop_requested;
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
  * Stands in for the code a step adds: says which, and exits 1. Not static,
  * so that the compiler does not warn "defined but not used" once your last
  * step no longer calls it (delete it then, if you like).
  */
-_Noreturn void not_implemented(const char *what)
+_Noreturn int not_implemented(const char *what)
 {
     fprintf(stderr, PROG ": not implemented yet (%s)\n", what);
     exit(1);
@@ -194,28 +199,31 @@ static int decode_packet(const uint8_t *buf, size_t n, struct packet *p)
 enum {
     RECV_WINDOW = 1024, /* out-of-order packets kept (rudp_send's largest -w) */
     TICK_MS = 250,      /* longest wait: bounds the reaction to a signal */
-    PEER_MAX = 80,      /* "[IPv6]:port" as text */
 };
 
 #define LINGER_US 5000000LL /* how long the end is confirmed again, at most */
 
 /* ---- errors ------------------------------------------------------------ */
 
-/* Prints "rudp_recv: <message>: <strerror(errno)>" and exits 1. */
-_Noreturn static void die(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE: strerror(errno)" on stderr and exits 1. errno is
+ * saved first: the stdio calls before strerror() may change it. */
+static _Noreturn void die_errno(const char *fmt, ...)
 {
-    int saved = errno;
+    int saved_errno = errno;
     va_list ap;
     va_start(ap, fmt);
     fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
     exit(1);
 }
 
-/* The problem and the usage on one line, exit status 2. */
-_Noreturn static void usage_error(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A bad command line: prints "PROG: MESSAGE (usage: ...)", the problem and
+ * the usage on one line, and exits 2. */
+static _Noreturn void usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -235,7 +243,9 @@ struct options {
     const char *path;
 };
 
-/* A port is a number from 0 to 65535, nothing else (parsed like netcat). */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A port is a decimal number from 0 to 65535, nothing else: strtoul alone
+ * would accept " 80", "+80" and even "-1" (as a huge number). */
 static bool is_valid_port(const char *text)
 {
     if (*text < '0' || *text > '9') {
@@ -306,25 +316,32 @@ static struct options parse_options(int argc, char **argv)
 
 /* ---- signals ----------------------------------------------------------- */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM only raise a flag (about all a handler may safely do);
+ * the main loop sees it and stops. */
 static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM raise the stop flag, without SA_RESTART: a blocked
+ * poll() returns EINTR and the loop sees the flag. SIGPIPE is ignored: a
+ * write to a peer that has gone must be an EPIPE error we handle, not a
+ * signal that kills the program. */
 static void install_signal_handlers(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
-    /* No SA_RESTART: poll() returns EINTR and the loop sees the flag. */
     sa.sa_handler = on_stop_signal;
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-        die("sigaction");
+        die_errno("sigaction");
     }
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) < 0) {
-        die("sigaction SIGPIPE");
+        die_errno("sigaction SIGPIPE");
     }
 }
 
@@ -333,14 +350,16 @@ static long long now_us(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0) {
-        die("clock_gettime");
+        die_errno("clock_gettime");
     }
     return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* ---- sockets ----------------------------------------------------------- */
 
-/* "127.0.0.1:40123" or "[::1]:40123". */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Writes "127.0.0.1:40123" or "[::1]:40123" into out (numeric: no DNS
+ * lookup for a log line); an address getnameinfo() cannot print says why. */
 static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
                            size_t size)
 {
@@ -349,7 +368,7 @@ static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
     int rc = getnameinfo(sa, len, host, sizeof host, port, sizeof port,
                          NI_NUMERICHOST | NI_NUMERICSERV);
     if (rc != 0) {
-        snprintf(out, size, "?:?");
+        snprintf(out, size, "(unknown address: %s)", gai_strerror(rc));
     } else if (sa->sa_family == AF_INET6) {
         snprintf(out, size, "[%s]:%s", host, port);
     } else {
@@ -357,7 +376,14 @@ static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
     }
 }
 
-/* Like CS:APP open_listenfd, for UDP: try each address until one binds. */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/*
+ * A UDP socket bound to HOST:PORT: like CS:APP's open_listenfd, try each
+ * address getaddrinfo gives until one binds. No listen(), no accept(): UDP
+ * has no connections to wait for. And no SO_REUSEADDR: TCP servers set it
+ * to restart past TIME_WAIT, which UDP does not have; on a UDP socket it
+ * would let a second server share the port silently instead of failing.
+ */
 static int open_udp_socket(const char *host, const char *port)
 {
     struct addrinfo hints;
@@ -368,44 +394,47 @@ static int open_udp_socket(const char *host, const char *port)
     struct addrinfo *list;
     int rc = getaddrinfo(host, port, &hints, &list);
     if (rc != 0) {
-        fprintf(stderr, PROG ": resolve %s: %s\n", host, gai_strerror(rc));
+        fprintf(stderr, PROG ": cannot resolve %s: %s\n", host, gai_strerror(rc));
         exit(1);
     }
     int fd = -1;
-    int saved = 0;
+    int saved_errno = 0;
     for (struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
         if (fd < 0) {
-            saved = errno;
+            saved_errno = errno;
             continue;
         }
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
             break;
         }
-        saved = errno;
+        saved_errno = errno;
         close(fd);
         fd = -1;
     }
     freeaddrinfo(list);
     if (fd < 0) {
-        errno = saved;
-        die("bind %s:%s", host, port);
+        errno = saved_errno;
+        die_errno("cannot bind %s port %s", host, port);
     }
     return fd;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "listening on ADDR:PORT", flushed (stdout may be a pipe: tests
+ * read the port from it), with the port the kernel really chose (-p 0). */
 static void announce_listener(int fd)
 {
     struct sockaddr_storage addr = {0};
     socklen_t len = sizeof addr;
     if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
-        die("getsockname");
+        die_errno("getsockname");
     }
     char text[PEER_MAX];
     format_address((struct sockaddr *)&addr, len, text, sizeof text);
     printf("listening on %s\n", text);
     if (fflush(stdout) == EOF) {
-        die("write to stdout");
+        die_errno("write to stdout");
     }
 }
 
@@ -437,13 +466,13 @@ static void open_output(struct output *out, const char *path)
 {
     /* TODO(step 7): write to a temporary file beside FILE, never to FILE
      * itself: out->temp_path = malloc'ed "PATH.rudp-XXXXXX", out->fd =
-     * mkstemp(out->temp_path); die() if that fails. For now the bytes go
+     * mkstemp(out->temp_path); die_errno() if that fails. For now the bytes go
      * straight into FILE, so a failed transfer leaves half a file. */
     out->path = path;
     out->temp_path = NULL;
     out->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
     if (out->fd < 0) {
-        die("open %s", path);
+        die_errno("open %s", path);
     }
 }
 
@@ -476,7 +505,7 @@ _Noreturn static void abandon(struct output *out, bool with_errno, const char *w
 /* write() until every byte is taken; returns -1 on an error or a stop. A
  * stop is looked at before every write, the first one and each after a
  * short count or an EINTR, so that a stop ends a long write too. */
-static int write_all(int fd, const uint8_t *bytes, size_t n)
+static int write_until_stopped(int fd, const uint8_t *bytes, size_t n)
 {
     while (n > 0) {
         if (stop_requested) {
@@ -570,7 +599,7 @@ static void send_ack(struct receiver *r, uint32_t answered)
 static void deliver_in_order(struct receiver *r)
 {
     /* TODO(step 4): while r->early[r->next % RECV_WINDOW] is present:
-     * write its payload to r->out.fd (write_all; abandon() on an error),
+     * write its payload to r->out.fd (write_until_stopped; abandon() on an error),
      * mark it absent and move r->next on. */
     (void)r;
 }
@@ -588,7 +617,7 @@ static void accept_data(struct receiver *r, const struct packet *p)
      * RECV_WINDOW], then deliver_in_order().
      * For now every packet is written as it comes, and the ack says
      * "everything up to this one arrived", which is not true. */
-    if (write_all(r->out.fd, p->payload, p->len) < 0) {
+    if (write_until_stopped(r->out.fd, p->payload, p->len) < 0) {
         abandon(&r->out, true, "write the temporary file");
     }
     r->next = p->seq + 1;
@@ -726,7 +755,7 @@ int main(int argc, char **argv)
     install_signal_handlers();
     struct receiver r = {.early = calloc(RECV_WINDOW, sizeof(struct early))};
     if (r.early == NULL) {
-        die("calloc");
+        die_errno("calloc");
     }
     r.sock = open_udp_socket(opt.host, opt.port);
     announce_listener(r.sock);

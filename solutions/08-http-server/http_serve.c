@@ -59,6 +59,10 @@
 #define PROG "http_serve"
 #define USAGE "usage: http_serve [-b ADDR] [-p PORT] [-r ROOT] [-t SECONDS]"
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Room for an address as format_address() writes it: "[IPv6%zone]:port". */
+#define PEER_MAX 80
+
 enum {
     REQUEST_LINE_LIMIT = 8192,  /* longest request line (without its ending) */
     HEADER_BYTES_LIMIT = 32768, /* all header lines together */
@@ -71,7 +75,6 @@ enum {
     ACCEPT_BATCH = 256,        /* accept() calls per turn of the loop */
     TICK_MS = 250,             /* longest poll(): bounds the reaction to a signal */
     LINGER_MS = 1000,          /* reading what a client sent, before a close */
-    PEER_MAX = 80,             /* "[IPv6]:port" as text */
     LOG_LINE_MAX = 256,        /* request line in the log, escaped */
     LOG_BUFFER = 64 * 1024,    /* log lines written at once */
     DATE_MAX = 40,             /* "Sun, 06 Nov 1994 08:49:37 GMT" */
@@ -83,33 +86,40 @@ static volatile sig_atomic_t stop_requested;
 
 /* ---- errors ------------------------------------------------------------ */
 
-/* Prints "http_serve: <message>: <strerror(errno)>" and exits 1. */
-_Noreturn static void die(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE: strerror(errno)" on stderr and exits 1. errno is
+ * saved first: the stdio calls before strerror() may change it. */
+static _Noreturn void die_errno(const char *fmt, ...)
 {
-    int saved = errno;
+    int saved_errno = errno;
     va_list ap;
     va_start(ap, fmt);
     fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
     exit(1);
 }
 
-/* Like die(), without exiting: for failures that end one connection. */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Like die_errno() without the exit: prints "PROG: MESSAGE: strerror(errno)"
+ * and carries on, for a failure that ends one connection, not the server.
+ * (A pthread function returns its error: put it in errno first.) */
 static void log_errno(const char *fmt, ...)
 {
-    int saved = errno;
+    int saved_errno = errno;
     va_list ap;
     va_start(ap, fmt);
     fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
 }
 
-/* The problem and the usage on one line, exit status 2. */
-_Noreturn static void usage_error(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A bad command line: prints "PROG: MESSAGE (usage: ...)", the problem and
+ * the usage on one line, and exits 2. */
+static _Noreturn void usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -129,7 +139,9 @@ struct options {
     long timeout_ms;
 };
 
-/* A port is a number from 0 to 65535, nothing else (parsed like netcat). */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A port is a decimal number from 0 to 65535, nothing else: strtoul alone
+ * would accept " 80", "+80" and even "-1" (as a huge number). */
 static bool is_valid_port(const char *text)
 {
     if (*text < '0' || *text > '9') {
@@ -198,27 +210,32 @@ static struct options parse_options(int argc, char **argv)
 
 /* ---- signals and limits ------------------------------------------------ */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM only raise a flag (about all a handler may safely do);
+ * the main loop sees it and stops. */
 static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM raise the stop flag, without SA_RESTART: a blocked
+ * poll() returns EINTR and the loop sees the flag. SIGPIPE is ignored: a
+ * write to a peer that has gone must be an EPIPE error we handle, not a
+ * signal that kills the program. */
 static void install_signal_handlers(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
-    /* No SA_RESTART: poll() returns EINTR and the loop sees the flag. */
     sa.sa_handler = on_stop_signal;
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-        die("sigaction");
+        die_errno("sigaction");
     }
-    /* A write to a client that has gone must be an EPIPE error we handle,
-     * not a signal that kills the whole server. */
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) < 0) {
-        die("sigaction SIGPIPE");
+        die_errno("sigaction SIGPIPE");
     }
 }
 
@@ -320,7 +337,9 @@ static bool parse_http_date(const char *text, time_t *out)
 
 /* ---- sockets ----------------------------------------------------------- */
 
-/* "127.0.0.1:40123" or "[::1]:40123". */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Writes "127.0.0.1:40123" or "[::1]:40123" into out (numeric: no DNS
+ * lookup for a log line); an address getnameinfo() cannot print says why. */
 static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
                            size_t size)
 {
@@ -329,7 +348,7 @@ static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
     int rc = getnameinfo(sa, len, host, sizeof host, port, sizeof port,
                          NI_NUMERICHOST | NI_NUMERICSERV);
     if (rc != 0) {
-        snprintf(out, size, "?:?");
+        snprintf(out, size, "(unknown address: %s)", gai_strerror(rc));
     } else if (sa->sa_family == AF_INET6) {
         snprintf(out, size, "[%s]:%s", host, port);
     } else {
@@ -337,6 +356,9 @@ static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* O_NONBLOCK: a read, write or accept that would wait fails with EAGAIN
+ * instead. 0, or -1 with errno set. */
 static int set_nonblocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL);
@@ -346,9 +368,10 @@ static int set_nonblocking(int fd)
     return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Like CS:APP open_listenfd: try each address until one binds. Exits 1 with
  * the last error if none does. */
-static int open_listener(const char *host, const char *port)
+static int open_nonblocking_listener(const char *host, const char *port)
 {
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
@@ -358,7 +381,7 @@ static int open_listener(const char *host, const char *port)
     struct addrinfo *list;
     int rc = getaddrinfo(host, port, &hints, &list);
     if (rc != 0) {
-        fprintf(stderr, PROG ": resolve %s: %s\n", host, gai_strerror(rc));
+        fprintf(stderr, PROG ": cannot resolve %s: %s\n", host, gai_strerror(rc));
         exit(1);
     }
     int fd = -1;
@@ -383,28 +406,31 @@ static int open_listener(const char *host, const char *port)
     freeaddrinfo(list);
     if (fd < 0) {
         errno = saved;
-        die("bind %s:%s", host, port);
+        die_errno("cannot listen on %s port %s", host, port);
     }
     /* accept() on a non-blocking listener returns EAGAIN instead of
      * waiting when the client that poll() announced has already gone. */
     if (set_nonblocking(fd) < 0) {
-        die("fcntl O_NONBLOCK on the listener");
+        die_errno("fcntl O_NONBLOCK on the listener");
     }
     return fd;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "listening on ADDR:PORT", flushed (stdout may be a pipe: tests
+ * read the port from it), with the port the kernel really chose (-p 0). */
 static void announce_listener(int fd)
 {
     struct sockaddr_storage addr = {0};
     socklen_t len = sizeof addr;
     if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
-        die("getsockname");
+        die_errno("getsockname");
     }
     char text[PEER_MAX];
     format_address((struct sockaddr *)&addr, len, text, sizeof text);
     printf("listening on %s\n", text);
     if (fflush(stdout) == EOF) {
-        die("write to stdout");
+        die_errno("write to stdout");
     }
 }
 
@@ -1866,7 +1892,7 @@ static size_t fill_poll_set(struct server *s)
         size_t cap = s->cap + 1;
         struct pollfd *grown = realloc(s->pfds, cap * sizeof *grown);
         if (grown == NULL) {
-            die("poll set");
+            die_errno("poll set");
         }
         s->pfds = grown;
         s->pfds_cap = cap;
@@ -1931,7 +1957,7 @@ static void serve_forever(struct server *s)
             if (errno == EINTR) {
                 continue; /* a signal: the loop condition looks at it */
             }
-            die("poll");
+            die_errno("poll");
         }
         /* Only the connections that were in this poll set (nfds - 1):
          * accept_clients() appends new ones after them. */
@@ -1967,11 +1993,11 @@ static char *resolve_root(const char *root)
     char *resolved = realpath(root, NULL);
     struct stat st;
     if (resolved == NULL) {
-        die("root %s", root);
+        die_errno("root %s", root);
     }
     if (stat(resolved, &st) < 0 || !S_ISDIR(st.st_mode)) {
         errno = ENOTDIR;
-        die("root %s", root);
+        die_errno("root %s", root);
     }
     return resolved;
 }
@@ -1984,10 +2010,10 @@ int main(int argc, char **argv)
     /* One log line per request: buffered, and written once per turn of the
      * loop (serve_forever), not with one write() per line. */
     if (setvbuf(stderr, NULL, _IOFBF, LOG_BUFFER) != 0) {
-        die("setvbuf stderr");
+        die_errno("setvbuf stderr");
     }
     char *root = resolve_root(opt.root);
-    struct server s = {.listener = open_listener(opt.host, opt.port),
+    struct server s = {.listener = open_nonblocking_listener(opt.host, opt.port),
                        .site = {.root = root, .timeout_ms = opt.timeout_ms}};
     announce_listener(s.listener);
     serve_forever(&s);
