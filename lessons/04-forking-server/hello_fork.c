@@ -514,6 +514,7 @@ static enum line_status read_line(struct line_reader *r, char *line, size_t *len
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Sends "Hello, <line>!\n" in one write (the line may contain NUL bytes). */
 static int send_hello(int fd, const char *line, size_t len)
 {
@@ -531,11 +532,13 @@ static int send_hello(int fd, const char *line, size_t len)
     return write_all(fd, reply, n);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static int is_exit_line(const char *line, size_t len)
 {
     return len == 4 && memcmp(line, "exit", 4) == 0;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
  * Lets each reply leave the moment it is written. By default TCP follows
  * Nagle's algorithm: a small segment waits while an earlier one is not
@@ -554,6 +557,7 @@ static void send_without_delay(int fd, const char *peer)
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Speaks the hello protocol on fd until the client leaves. */
 static void serve_client(int fd, const char *peer)
 {
@@ -708,6 +712,7 @@ static void start_child(int listener, int fd, const char *peer,
 
 /* ---------- accept connections (lesson 03) ---------- */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
  * Out of descriptors or memory, accept() fails again at once while the
  * pending connection waits: pause a moment instead of spinning and logging.
@@ -721,9 +726,10 @@ static void pause_after_failed_accept(int err)
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
- * Waits until a client is waiting to be accepted, or a signal comes (lesson
- * 03). Checking stop_requested and then calling accept() leaves a window: a
+ * Waits until a client is waiting to be accepted, or a stop signal comes.
+ * Checking stop_requested and then calling accept() leaves a window: a
  * signal that lands between the two sets the flag, and accept() sleeps on
  * until the next client, maybe forever. Here the stop signals are blocked
  * everywhere but inside pselect(), which unblocks them (wait_mask) and starts

@@ -307,11 +307,13 @@ struct buffer {
     size_t cap;
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static size_t buffer_pending(const struct buffer *b)
 {
     return b->end - b->start;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void buffer_release(struct buffer *b)
 {
     free(b->data);
@@ -359,6 +361,7 @@ struct conn {
     char peer[PEER_MAX];
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static int queue_text(struct conn *c, const char *text)
 {
     return buffer_append(&c->out, text, strlen(text));
@@ -480,6 +483,7 @@ struct server {
     size_t pfds_cap;
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Makes room for one more connection; -1 if memory ran out. */
 static int reserve_connection(struct server *s)
 {
@@ -533,6 +537,7 @@ static void accept_clients(struct server *s)
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Rebuilds the poll set: the listener, then every connection. */
 static size_t fill_poll_set(struct server *s)
 {

@@ -115,6 +115,7 @@ static uint32_t crc32_update(uint32_t crc, const uint8_t *bytes, size_t n)
     not_implemented("step 1: crc32_update");
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* The checksum of a packet: its header with the checksum field zero, then
  * its payload. */
 static uint32_t packet_checksum(const uint8_t *header, const uint8_t *payload, size_t len)
@@ -125,12 +126,14 @@ static uint32_t packet_checksum(const uint8_t *header, const uint8_t *payload, s
     return crc32_update(crc, payload, len);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void put_u16(uint8_t *at, uint16_t v)
 {
     at[0] = (uint8_t)(v >> 8);
     at[1] = (uint8_t)v;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void put_u32(uint8_t *at, uint32_t v)
 {
     at[0] = (uint8_t)(v >> 24);
@@ -139,11 +142,13 @@ static void put_u32(uint8_t *at, uint32_t v)
     at[3] = (uint8_t)v;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static uint16_t get_u16(const uint8_t *at)
 {
     return (uint16_t)(at[0] << 8 | at[1]);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static uint32_t get_u32(const uint8_t *at)
 {
     return (uint32_t)at[0] << 24 | (uint32_t)at[1] << 16 | (uint32_t)at[2] << 8 | at[3];
@@ -163,6 +168,7 @@ static size_t encode_packet(const struct packet *p, uint8_t *out)
     not_implemented("step 1: encode_packet");
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* DATA carries 1 to 1200 bytes; ACK and FIN carry none. */
 static bool length_fits_type(uint8_t type, uint16_t len)
 {
@@ -345,6 +351,7 @@ static void install_signal_handlers(void)
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Microseconds on a clock that never jumps (unlike the time of day). */
 static long long now_us(void)
 {

@@ -160,13 +160,15 @@ static void parse_options(int argc, char **argv, struct options *o)
         usage_error("bad port '%s': a number from 0 to 65535", o->port);
 }
 
-/* Milliseconds on a clock that never jumps (unlike the time of day). */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Milliseconds on a clock that never jumps (unlike the time of day): for
+ * timeouts and deadlines. */
 static long long now_ms(void)
 {
     struct timespec ts;
-
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0) {
         die_errno("clock_gettime");
+    }
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 

@@ -293,11 +293,13 @@ struct buffer {
     size_t cap;
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static size_t buffer_pending(const struct buffer *b)
 {
     return b->end - b->start;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void buffer_release(struct buffer *b)
 {
     free(b->data);
@@ -345,11 +347,13 @@ struct conn {
     char peer[PEER_MAX];
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static int queue_text(struct conn *c, const char *text)
 {
     return buffer_append(&c->out, text, strlen(text));
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* The line was too long: say so, then close once that is sent. */
 static int reject_long_line(struct conn *c)
 {
@@ -358,6 +362,7 @@ static int reject_long_line(struct conn *c)
     return queue_text(c, "Error: line too long\n");
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* One complete line, without its "\n": queue its reply. */
 static int answer_line(struct conn *c, const char *line, size_t len)
 {
@@ -377,6 +382,7 @@ static int answer_line(struct conn *c, const char *line, size_t len)
     return queue_text(c, "!\n");
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Keeps the start of a line until its newline arrives, unless it is already
  * too long (LINE_LIMIT bytes, plus one for a '\r' that may end it). */
 static int keep_partial_line(struct conn *c, const char *bytes, size_t n)
@@ -388,6 +394,7 @@ static int keep_partial_line(struct conn *c, const char *bytes, size_t n)
     return buffer_append(&c->in, bytes, n);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* The framing: splits the bytes just read into lines (TCP keeps no message
  * boundaries: a read may hold half a line, or many) and queues a reply for
  * each complete one, in order. Returns -1 if memory ran out. */
@@ -518,6 +525,7 @@ struct server {
     size_t pfds_cap;
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Makes room for one more connection; -1 if memory ran out. */
 static int reserve_connection(struct server *s)
 {
@@ -575,6 +583,7 @@ static void accept_clients(struct server *s)
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Rebuilds the poll set: the listener, then every connection. */
 static size_t fill_poll_set(struct server *s)
 {
@@ -598,6 +607,7 @@ static size_t fill_poll_set(struct server *s)
     return s->count + 1;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Removing an entry while walking the table would skip or repeat others:
  * connections are only marked CONN_CLOSED during the walk, and swept here
  * afterwards. Returns how many were removed. */

@@ -317,11 +317,13 @@ struct buffer {
     size_t cap;
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static size_t buffer_pending(const struct buffer *b)
 {
     return b->end - b->start;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void buffer_release(struct buffer *b)
 {
     free(b->data);
@@ -374,11 +376,13 @@ struct conn {
     char peer[PEER_MAX];
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static int queue_text(struct conn *c, const char *text)
 {
     return buffer_append(&c->out, text, strlen(text));
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* The line was too long: say so, then close once that is sent. */
 static int reject_long_line(struct conn *c)
 {
@@ -387,6 +391,7 @@ static int reject_long_line(struct conn *c)
     return queue_text(c, "Error: line too long\n");
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* One complete line, without its "\n": queue its reply. */
 static int answer_line(struct conn *c, const char *line, size_t len)
 {
@@ -406,6 +411,7 @@ static int answer_line(struct conn *c, const char *line, size_t len)
     return queue_text(c, "!\n");
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Keeps the start of a line until its newline arrives, unless it is already
  * too long (LINE_LIMIT bytes, plus one for a '\r' that may end it). */
 static int keep_partial_line(struct conn *c, const char *bytes, size_t n)
@@ -417,6 +423,7 @@ static int keep_partial_line(struct conn *c, const char *bytes, size_t n)
     return buffer_append(&c->in, bytes, n);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* The framing: splits the bytes just read into lines (TCP keeps no message
  * boundaries: a read may hold half a line, or many) and queues a reply for
  * each complete one, in order. Returns -1 if memory ran out. */

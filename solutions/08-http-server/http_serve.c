@@ -259,11 +259,15 @@ static void raise_open_file_limit(void)
 
 /* ---- time -------------------------------------------------------------- */
 
-/* Milliseconds on a clock that never jumps: for deadlines. */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Milliseconds on a clock that never jumps (unlike the time of day): for
+ * timeouts and deadlines. */
 static long long now_ms(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0) {
+        die_errno("clock_gettime");
+    }
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -445,6 +449,7 @@ struct buffer {
     size_t cap;
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static size_t buffer_pending(const struct buffer *b)
 {
     return b->end - b->start;
@@ -457,6 +462,7 @@ static char *buffer_bytes(const struct buffer *b)
     return b->data == NULL ? NULL : b->data + b->start;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void buffer_release(struct buffer *b)
 {
     free(b->data);
@@ -823,16 +829,18 @@ static int parse_head(const char *head, size_t n, struct request *r)
 
 /* ---- the target: decoding and staying inside ROOT ---------------------- */
 
-static int hex_value(char ch)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* The value of one hexadecimal digit, either case; -1 for any other byte. */
+static int hex_value(char c)
 {
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0';
+    if (c >= '0' && c <= '9') {
+        return c - '0';
     }
-    if (ch >= 'a' && ch <= 'f') {
-        return ch - 'a' + 10;
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
     }
-    if (ch >= 'A' && ch <= 'F') {
-        return ch - 'A' + 10;
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
     }
     return -1;
 }
@@ -1831,6 +1839,7 @@ struct server {
     size_t pfds_cap;
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Makes room for one more connection; -1 if memory ran out. */
 static int reserve_connection(struct server *s)
 {
@@ -1885,6 +1894,7 @@ static void accept_clients(struct server *s)
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Rebuilds the poll set: the listener, then every connection. */
 static size_t fill_poll_set(struct server *s)
 {
@@ -1932,6 +1942,7 @@ static void expire_connections(struct server *s, long long now)
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Removing an entry while walking the table would skip or repeat others:
  * connections are only marked CONN_CLOSED during the walk, and swept here
  * afterwards. Returns how many were removed. */

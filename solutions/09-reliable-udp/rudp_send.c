@@ -73,6 +73,7 @@ struct packet {
     const uint8_t *payload; /* len bytes; points into the datagram */
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* CRC-32 (IEEE 802.3, as in zlib and Ethernet), four bits at a time from a
  * 16-entry table: small enough to read, fast enough for 100 Mbit/s. */
 static uint32_t crc32_update(uint32_t crc, const uint8_t *bytes, size_t n)
@@ -92,6 +93,7 @@ static uint32_t crc32_update(uint32_t crc, const uint8_t *bytes, size_t n)
     return ~crc;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* The checksum of a packet: its header with the checksum field zero, then
  * its payload. */
 static uint32_t packet_checksum(const uint8_t *header, const uint8_t *payload, size_t len)
@@ -102,12 +104,14 @@ static uint32_t packet_checksum(const uint8_t *header, const uint8_t *payload, s
     return crc32_update(crc, payload, len);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void put_u16(uint8_t *at, uint16_t v)
 {
     at[0] = (uint8_t)(v >> 8);
     at[1] = (uint8_t)v;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void put_u32(uint8_t *at, uint32_t v)
 {
     at[0] = (uint8_t)(v >> 24);
@@ -116,16 +120,19 @@ static void put_u32(uint8_t *at, uint32_t v)
     at[3] = (uint8_t)v;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static uint16_t get_u16(const uint8_t *at)
 {
     return (uint16_t)(at[0] << 8 | at[1]);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static uint32_t get_u32(const uint8_t *at)
 {
     return (uint32_t)at[0] << 24 | (uint32_t)at[1] << 16 | (uint32_t)at[2] << 8 | at[3];
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Writes p into out (MAX_PACKET bytes at least); returns its size. */
 static size_t encode_packet(const struct packet *p, uint8_t *out)
 {
@@ -140,6 +147,7 @@ static size_t encode_packet(const struct packet *p, uint8_t *out)
     return HEADER_SIZE + (size_t)p->len;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* DATA carries 1 to 1200 bytes; ACK and FIN carry none. */
 static bool length_fits_type(uint8_t type, uint16_t len)
 {
@@ -154,6 +162,7 @@ static bool length_fits_type(uint8_t type, uint16_t len)
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Reads a datagram of n bytes into p. Returns -1 for anything that is not
  * a well-formed packet whose checksum holds: the caller drops it. */
 static int decode_packet(const uint8_t *buf, size_t n, struct packet *p)
@@ -368,6 +377,7 @@ static void install_signal_handlers(void)
 
 /* ---- time -------------------------------------------------------------- */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Microseconds on a clock that never jumps (unlike the time of day). */
 static long long now_us(void)
 {

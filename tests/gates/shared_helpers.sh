@@ -34,7 +34,12 @@ known_functions="die_errno die usage_error log_errno fail fail_errno format_addr
     write_all open_listener open_nonblocking_listener open_udp_socket ignore_sigpipe
     on_stop_signal install_signal_handlers install_stop_handlers is_valid_port
     parse_port parse_number set_nonblocking set_blocking announce_listener
-    line_reader_init line_reader_fill not_implemented"
+    line_reader_init line_reader_fill not_implemented now_ms now_us hex_value
+    is_exit_line send_hello send_without_delay serve_client pause_after_failed_accept
+    wait_for_client buffer_pending buffer_release queue_text reject_long_line answer_line
+    keep_partial_line feed_input fill_poll_set remove_closed_connections reserve_connection
+    crc32_update packet_checksum put_u16 put_u32 get_u16 get_u32 encode_packet
+    length_fits_type decode_packet"
 known_constants="LINE_LIMIT PEER_MAX"
 # The old names, each replaced by one of the vocabulary.
 retired="PROGRAM_NAME log_error die_plain handle_stop_signal print_listening MAX_LINE_LEN
