@@ -228,23 +228,18 @@ static void install_stop_handlers(sigset_t *wait_mask)
 }
 
 /*
- * Step 3: reaps every child that has ended (like Beej's server.c). One
- * SIGCHLD may stand for several children, hence the loop; WNOHANG so the
- * handler never waits for a child that is still running. waitpid may change
- * errno, which the code the signal interrupted may be about to read.
+ * TODO(step 3): write reap_children(int sig) here, the SIGCHLD handler that
+ * reaps every child that has ended (like Beej's server.c). One SIGCHLD may
+ * stand for several children, hence a loop: waitpid(-1, NULL, WNOHANG) until
+ * it returns 0 or -1; WNOHANG so the handler never waits for a child that is
+ * still running. Save errno first and restore it last: waitpid may change
+ * it, and the code the signal interrupted may be about to read it.
  */
-static void reap_children(int sig)
-{
-    /* TODO(step 3): save errno; call waitpid(-1, NULL, WNOHANG) until it
-     * returns 0 or -1 (several children may have ended); restore errno. */
-    (void)sig;
-}
 
 static void install_child_reaper(void)
 {
     /* TODO(step 3): install reap_children for SIGCHLD with sigaction,
      * sa_flags SA_NOCLDSTOP only (no SA_RESTART: see the README). */
-    (void)reap_children;
 }
 
 /* A child serves one client and dies: it does not want the parent's handlers. */
