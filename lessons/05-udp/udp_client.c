@@ -87,18 +87,18 @@ static _Noreturn void usage_error(const char *fmt, ...)
 
 /* The contract's last word when every try went unanswered. An IPv6 address
  * is shown in brackets so that the port stays readable. */
-static _Noreturn void fail_no_reply(const struct options *o)
+static _Noreturn void die_no_reply(const struct options *o)
 {
     if (strchr(o->host, ':') != NULL)
-        fprintf(stderr, "udp_client: no reply from [%s]:%s\n", o->host, o->port);
+        fprintf(stderr, PROG ": no reply from [%s]:%s\n", o->host, o->port);
     else
-        fprintf(stderr, "udp_client: no reply from %s:%s\n", o->host, o->port);
+        fprintf(stderr, PROG ": no reply from %s:%s\n", o->host, o->port);
     exit(1);
 }
 
 /* The server refused our datagram ("Error: datagram too long"). Shown with
  * anything unprintable replaced: network bytes never go raw to a terminal. */
-static _Noreturn void fail_server_error(const char *reply, size_t len)
+static _Noreturn void die_server_error(const char *reply, size_t len)
 {
     size_t i;
 
@@ -217,7 +217,7 @@ static enum outcome check_reply(const char *reply, size_t len, const char *expec
                                 size_t expected_len)
 {
     if (len > 7 && memcmp(reply, "Error: ", 7) == 0)
-        fail_server_error(reply, len);
+        die_server_error(reply, len);
     /* TODO(step 7): return REPLIED only when reply is exactly expected
      * (same length, same bytes: memcmp); anything else is a late reply to
      * an earlier name: return NO_REPLY so that the caller skips it. Until
@@ -311,7 +311,7 @@ static int connect_and_ask_first(const char *name, const struct options *o)
      * Keep the socket if the result is REPLIED; on REFUSED close it and
      * try the next address; on NO_REPLY close it and stop. Free the list.
      * If no address could even be connected: die_errno("connect %s:%s", ...);
-     * if none replied: fail_no_reply(o). Return the socket. */
+     * if none replied: die_no_reply(o). Return the socket. */
     (void)name;
     (void)o;
     fputs(PROG ": not implemented yet (step 5)\n", stderr);
@@ -329,7 +329,7 @@ int main(int argc, char **argv)
     for (i = optind + 3; i < argc; i++) {
         if (ask(fd, argv[i], &o) != REPLIED) {
             close(fd);
-            fail_no_reply(&o);
+            die_no_reply(&o);
         }
     }
     close(fd);

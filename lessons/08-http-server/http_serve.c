@@ -169,7 +169,7 @@ static bool is_valid_port(const char *text)
 }
 
 /* A positive number of seconds (0.5 allowed), at most a day; -1 if not. */
-static long parse_seconds(const char *text)
+static long parse_timeout_ms(const char *text)
 {
     if ((*text < '0' || *text > '9') && *text != '.') {
         return -1;
@@ -204,7 +204,7 @@ static struct options parse_options(int argc, char **argv)
             opt.root = optarg;
             break;
         case 't':
-            opt.timeout_ms = parse_seconds(optarg);
+            opt.timeout_ms = parse_timeout_ms(optarg);
             if (opt.timeout_ms < 0) {
                 usage_error("bad timeout '%s': expected a positive number of seconds",
                             optarg);
@@ -256,7 +256,7 @@ static void install_signal_handlers(void)
 
 /* Every connection is a descriptor, and a file being sent one more: raise
  * the soft open-file limit to the hard one, as lesson 07 does. */
-static void raise_open_file_limit(void)
+static void raise_open_file_limit_quietly(void)
 {
     struct rlimit lim;
     if (getrlimit(RLIMIT_NOFILE, &lim) < 0) {
@@ -508,7 +508,7 @@ static int buffer_reserve(struct buffer *b, size_t n)
 }
 
 /* Appends n bytes; returns -1 (errno ENOMEM) if memory ran out. */
-static int buffer_append(struct buffer *b, const char *bytes, size_t n)
+static int buffer_put(struct buffer *b, const char *bytes, size_t n)
 {
     if (n == 0) {
         return 0; /* (bytes may be NULL then, which memcpy must never get) */
@@ -533,7 +533,7 @@ static int buffer_printf(struct buffer *b, const char *fmt, ...)
         errno = EOVERFLOW;
         return -1;
     }
-    return buffer_append(b, text, (size_t)n);
+    return buffer_put(b, text, (size_t)n);
 }
 
 /* Drops the first n pending bytes. */
@@ -1266,7 +1266,7 @@ static int queue_listing(struct conn *c, const char *dir_path, const char *url_p
                       buffer_pending(&body)) < 0 ||
         end_head(c) < 0 ||
         (!head_only &&
-         buffer_append(&c->out, buffer_bytes(&body), buffer_pending(&body)) < 0)) {
+         buffer_put(&c->out, buffer_bytes(&body), buffer_pending(&body)) < 0)) {
         rc = -1;
     }
     buffer_release(&body);
@@ -1657,7 +1657,7 @@ static void read_from_client(struct conn *c, const struct site *site)
     if (c->state == CONN_READING && !c->head_started && c->body_to_discard == 0) {
         c->deadline = now_ms() + site->timeout_ms; /* body bytes: still idle-timed */
     }
-    if (buffer_append(&c->in, chunk, (size_t)n) < 0 || process_input(c, site) < 0) {
+    if (buffer_put(&c->in, chunk, (size_t)n) < 0 || process_input(c, site) < 0) {
         log_errno("%s: request", c->peer);
         close_connection(c);
     }
@@ -1900,7 +1900,7 @@ int main(int argc, char **argv)
 {
     struct options opt = parse_options(argc, argv);
     install_signal_handlers();
-    raise_open_file_limit();
+    raise_open_file_limit_quietly();
     /* One log line per request: buffered, and written once per turn of the
      * loop (serve_forever), not with one write() per line. */
     if (setvbuf(stderr, NULL, _IOFBF, LOG_BUFFER) != 0) {

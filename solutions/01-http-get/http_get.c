@@ -922,7 +922,7 @@ static int find_output_file(struct output *out, const char *path, struct stat *s
  * private. A new one gets the usual 0666 minus the umask. (mkstemp made the
  * temporary file 0600.)
  */
-static mode_t output_mode(bool exists, const struct stat *st)
+static mode_t output_file_mode(bool exists, const struct stat *st)
 {
     if (exists)
         return st->st_mode & 0777;
@@ -956,7 +956,7 @@ static int output_open(struct output *out, const char *path)
         out->temp_path = NULL;
         return -1;
     }
-    if (fchmod(out->fd, output_mode(exists, &st)) < 0)
+    if (fchmod(out->fd, output_file_mode(exists, &st)) < 0)
         return fail_errno("set the mode of %s", out->temp_path);
     return 0;
 }

@@ -83,18 +83,18 @@ static _Noreturn void usage_error(const char *fmt, ...)
 
 /* The contract's last word when every try went unanswered. An IPv6 address
  * is shown in brackets so that the port stays readable. */
-static _Noreturn void fail_no_reply(const struct options *o)
+static _Noreturn void die_no_reply(const struct options *o)
 {
     if (strchr(o->host, ':') != NULL)
-        fprintf(stderr, "udp_client: no reply from [%s]:%s\n", o->host, o->port);
+        fprintf(stderr, PROG ": no reply from [%s]:%s\n", o->host, o->port);
     else
-        fprintf(stderr, "udp_client: no reply from %s:%s\n", o->host, o->port);
+        fprintf(stderr, PROG ": no reply from %s:%s\n", o->host, o->port);
     exit(1);
 }
 
 /* The server refused our datagram ("Error: datagram too long"). Shown with
  * anything unprintable replaced: network bytes never go raw to a terminal. */
-static _Noreturn void fail_server_error(const char *reply, size_t len)
+static _Noreturn void die_server_error(const char *reply, size_t len)
 {
     size_t i;
 
@@ -216,7 +216,7 @@ static enum outcome check_reply(const char *reply, size_t len, const char *expec
                                 size_t expected_len)
 {
     if (len > 7 && memcmp(reply, "Error: ", 7) == 0)
-        fail_server_error(reply, len);
+        die_server_error(reply, len);
     if (len == expected_len && memcmp(reply, expected, len) == 0)
         return REPLIED;
     return NO_REPLY;
@@ -322,7 +322,7 @@ static int connect_and_ask_first(const char *name, const struct options *o)
     hints.ai_flags = AI_NUMERICSERV;
     rc = getaddrinfo(o->host, o->port, &hints, &list);
     if (rc != 0) {
-        fprintf(stderr, "udp_client: resolve %s: %s\n", o->host, gai_strerror(rc));
+        fprintf(stderr, PROG ": cannot resolve %s: %s\n", o->host, gai_strerror(rc));
         exit(1);
     }
     for (ai = list; ai != NULL && result == REFUSED; ai = ai->ai_next) {
@@ -350,7 +350,7 @@ static int connect_and_ask_first(const char *name, const struct options *o)
         die_errno("connect %s:%s", o->host, o->port);
     }
     if (fd < 0)
-        fail_no_reply(o);
+        die_no_reply(o);
     return fd;
 }
 
@@ -365,7 +365,7 @@ int main(int argc, char **argv)
     for (i = optind + 3; i < argc; i++) {
         if (ask(fd, argv[i], &o) != REPLIED) {
             close(fd);
-            fail_no_reply(&o);
+            die_no_reply(&o);
         }
     }
     close(fd);

@@ -154,7 +154,7 @@ static bool is_valid_port(const char *text)
 }
 
 /* A positive number of seconds (0.5 allowed), at most a day; -1 if not. */
-static long parse_seconds(const char *text)
+static long parse_timeout_ms(const char *text)
 {
     if ((*text < '0' || *text > '9') && *text != '.') {
         return -1;
@@ -189,7 +189,7 @@ static struct options parse_options(int argc, char **argv)
             opt.root = optarg;
             break;
         case 't':
-            opt.timeout_ms = parse_seconds(optarg);
+            opt.timeout_ms = parse_timeout_ms(optarg);
             if (opt.timeout_ms < 0) {
                 usage_error("bad timeout '%s': expected a positive number of seconds",
                             optarg);
@@ -241,7 +241,7 @@ static void install_signal_handlers(void)
 
 /* Every connection is a descriptor, and a file being sent one more: raise
  * the soft open-file limit to the hard one, as lesson 07 does. */
-static void raise_open_file_limit(void)
+static void raise_open_file_limit_quietly(void)
 {
     struct rlimit lim;
     if (getrlimit(RLIMIT_NOFILE, &lim) < 0) {
@@ -493,7 +493,7 @@ static int buffer_reserve(struct buffer *b, size_t n)
 }
 
 /* Appends n bytes; returns -1 (errno ENOMEM) if memory ran out. */
-static int buffer_append(struct buffer *b, const char *bytes, size_t n)
+static int buffer_put(struct buffer *b, const char *bytes, size_t n)
 {
     if (n == 0) {
         return 0; /* (bytes may be NULL then, which memcpy must never get) */
@@ -518,7 +518,7 @@ static int buffer_printf(struct buffer *b, const char *fmt, ...)
         errno = EOVERFLOW;
         return -1;
     }
-    return buffer_append(b, text, (size_t)n);
+    return buffer_put(b, text, (size_t)n);
 }
 
 /* Drops the first n pending bytes. */
@@ -1129,10 +1129,10 @@ static int queue_error_with(struct conn *c, int status, const char *extra, bool 
         buffer_printf(&c->out,
                       "Content-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n",
                       n) < 0 ||
-        buffer_append(&c->out, extra, strlen(extra)) < 0 || end_head(c) < 0) {
+        buffer_put(&c->out, extra, strlen(extra)) < 0 || end_head(c) < 0) {
         return -1;
     }
-    return head_only ? 0 : buffer_append(&c->out, body, (size_t)n);
+    return head_only ? 0 : buffer_put(&c->out, body, (size_t)n);
 }
 
 static int queue_error(struct conn *c, int status, bool head_only)
@@ -1148,8 +1148,8 @@ static int queue_redirect(struct conn *c, struct span path, bool head_only)
     static const char body[] =
         "<!DOCTYPE html>\n<html><body><h1>301 Moved Permanently</h1>"
         "</body></html>\n";
-    if (start_head(c, 301) < 0 || buffer_append(&c->out, "Location: ", 10) < 0 ||
-        buffer_append(&c->out, path.p, path.n) < 0 ||
+    if (start_head(c, 301) < 0 || buffer_put(&c->out, "Location: ", 10) < 0 ||
+        buffer_put(&c->out, path.p, path.n) < 0 ||
         buffer_printf(&c->out,
                       "/\r\nContent-Type: text/html; charset=utf-8\r\n"
                       "Content-Length: %zu\r\n",
@@ -1157,7 +1157,7 @@ static int queue_redirect(struct conn *c, struct span path, bool head_only)
         end_head(c) < 0) {
         return -1;
     }
-    return head_only ? 0 : buffer_append(&c->out, body, sizeof body - 1);
+    return head_only ? 0 : buffer_put(&c->out, body, sizeof body - 1);
 }
 
 /* ---- directory listings ------------------------------------------------ */
@@ -1186,8 +1186,8 @@ static int append_html_escaped(struct buffer *b, const char *name)
         default:
             break;
         }
-        int rc = entity != NULL ? buffer_append(b, entity, strlen(entity))
-                                : buffer_append(b, p, 1);
+        int rc =
+            entity != NULL ? buffer_put(b, entity, strlen(entity)) : buffer_put(b, p, 1);
         if (rc < 0) {
             return -1;
         }
@@ -1203,7 +1203,7 @@ static int append_percent_encoded(struct buffer *b, const char *name)
         bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
                      (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL;
         int rc =
-            plain ? buffer_append(b, (const char *)p, 1) : buffer_printf(b, "%%%02X", *p);
+            plain ? buffer_put(b, (const char *)p, 1) : buffer_printf(b, "%%%02X", *p);
         if (rc < 0) {
             return -1;
         }
@@ -1326,7 +1326,7 @@ static int queue_listing(struct conn *c, const char *dir_path, const char *url_p
                       buffer_pending(&body)) < 0 ||
         end_head(c) < 0 ||
         (!head_only &&
-         buffer_append(&c->out, buffer_bytes(&body), buffer_pending(&body)) < 0)) {
+         buffer_put(&c->out, buffer_bytes(&body), buffer_pending(&body)) < 0)) {
         rc = -1;
     }
     buffer_release(&body);
@@ -1767,7 +1767,7 @@ static void read_from_client(struct conn *c, const struct site *site)
     if (c->state == CONN_READING && !c->head_started && c->body_to_discard == 0) {
         c->deadline = now_ms() + site->timeout_ms; /* body bytes: still idle-timed */
     }
-    if (buffer_append(&c->in, chunk, (size_t)n) < 0 || process_input(c, site) < 0) {
+    if (buffer_put(&c->in, chunk, (size_t)n) < 0 || process_input(c, site) < 0) {
         log_errno("%s: request", c->peer);
         close_connection(c);
     }
@@ -2017,7 +2017,7 @@ int main(int argc, char **argv)
 {
     struct options opt = parse_options(argc, argv);
     install_signal_handlers();
-    raise_open_file_limit();
+    raise_open_file_limit_quietly();
     /* One log line per request: buffered, and written once per turn of the
      * loop (serve_forever), not with one write() per line. */
     if (setvbuf(stderr, NULL, _IOFBF, LOG_BUFFER) != 0) {

@@ -740,7 +740,7 @@ static int wait_ms(const struct sender *s, long long deadline, long long now)
 
 /* ---- the transfer ------------------------------------------------------ */
 
-_Noreturn static void fail_no_reply(const struct options *opt)
+_Noreturn static void die_peer_silent(const struct options *opt)
 {
     char peer[300];
     format_peer(opt, peer, sizeof peer);
@@ -757,7 +757,7 @@ static void transfer(struct sender *s, const struct options *opt)
         fill_window(s);
         long long now = now_us();
         if (now - s->heard_us >= opt->timeout_us) {
-            fail_no_reply(opt);
+            die_peer_silent(opt);
         }
         struct pollfd pfd = {.fd = s->sock, .events = POLLIN, .revents = 0};
         int ready = poll(&pfd, 1, wait_ms(s, s->heard_us + opt->timeout_us, now));
