@@ -306,6 +306,7 @@ static void buffer_release(struct buffer *b)
     *b = (struct buffer){0};
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Appends n bytes; returns -1 (errno ENOMEM) if memory ran out. */
 static int buffer_append(struct buffer *b, const char *bytes, size_t n)
 {

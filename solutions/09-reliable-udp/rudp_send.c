@@ -272,6 +272,7 @@ static bool is_valid_port(const char *text)
     return errno == 0 && *end == '\0' && value <= 65535;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Seconds, a positive number ("10", "0.5"), at most an hour. */
 static bool parse_seconds(const char *text, long long *us)
 {
