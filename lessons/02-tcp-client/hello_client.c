@@ -38,13 +38,16 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define PROGRAM "hello_client"
+#define PROG "hello_client"
 #define USAGE "usage: hello_client HOST PORT [NAME...]"
 
-/* The longest line the hello protocol allows: servers refuse longer ones. */
-enum { MAX_NAME = 4096 };
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* The longest line of the hello protocol (not counting "\r\n"): a longer
+ * one gets "Error: line too long" and the connection is closed. */
+#define LINE_LIMIT 4096
+
 /* A reply is "Hello, NAME!": a little longer than the longest name. */
-enum { MAX_REPLY = MAX_NAME + 16 };
+enum { MAX_REPLY = LINE_LIMIT + 16 };
 /* How long one wait for the server may last before we give up on it. */
 enum { REPLY_TIMEOUT_SECONDS = 10 };
 /* How many bytes one read() may bring in (any size works; bigger = fewer calls). */
@@ -58,43 +61,46 @@ enum { QUOTE_SIZE = QUOTED_BYTES * 4 + 4 };
 
 /* ---- errors -------------------------------------------------------------- */
 
-/* Prints "hello_client: MESSAGE: strerror(errno)" and exits 1. */
-static void die(const char *format, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE: strerror(errno)" on stderr and exits 1. errno is
+ * saved first: the stdio calls before strerror() may change it. */
+static _Noreturn void die_errno(const char *fmt, ...)
 {
     int saved_errno = errno;
-    va_list args;
-
-    fprintf(stderr, "%s: ", PROGRAM);
-    va_start(args, format);
-    vfprintf(stderr, format, args);
-    va_end(args);
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fprintf(stderr, ": %s\n", strerror(saved_errno));
     exit(1);
 }
 
-/* Prints "hello_client: MESSAGE" (no system error behind it) and exits 1. */
-static void fail(const char *format, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE" on stderr and exits 1: a failure that has no errno
+ * behind it (a bad reply, a timeout). */
+static _Noreturn void die(const char *fmt, ...)
 {
-    va_list args;
-
-    fprintf(stderr, "%s: ", PROGRAM);
-    va_start(args, format);
-    vfprintf(stderr, format, args);
-    va_end(args);
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fputc('\n', stderr);
     exit(1);
 }
 
-/* Prints the problem and the usage on one line and exits 2. */
-static void usage_error(const char *format, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A bad command line: prints "PROG: MESSAGE (usage: ...)", the problem and
+ * the usage on one line, and exits 2. */
+static _Noreturn void usage_error(const char *fmt, ...)
 {
-    va_list args;
-
-    fprintf(stderr, "%s: ", PROGRAM);
-    va_start(args, format);
-    vfprintf(stderr, format, args);
-    va_end(args);
-    fprintf(stderr, " (%s)\n", USAGE);
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(" (" USAGE ")\n", stderr);
     exit(2);
 }
 
@@ -142,17 +148,17 @@ struct command_line {
     int name_count;
 };
 
-/* Accepts a decimal number from 0 to 65535 and nothing else (no sign, no spaces). */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A port is a decimal number from 0 to 65535, nothing else: strtoul alone
+ * would accept " 80", "+80" and even "-1" (as a huge number). */
 static bool is_valid_port(const char *text)
 {
-    char *end = NULL;
-    unsigned long value;
-
-    /* strtoul alone would accept " 80", "+80" and even "-1" (as a huge number). */
-    if (text[0] < '0' || text[0] > '9')
+    if (*text < '0' || *text > '9') {
         return false;
+    }
+    char *end;
     errno = 0;
-    value = strtoul(text, &end, 10);
+    unsigned long value = strtoul(text, &end, 10);
     return errno == 0 && *end == '\0' && value <= 65535;
 }
 
@@ -161,8 +167,8 @@ static void check_name_argument(const char *name)
 {
     if (strpbrk(name, "\r\n") != NULL)
         usage_error("a NAME cannot contain a line break");
-    if (strlen(name) > MAX_NAME)
-        usage_error("a NAME cannot be longer than %d bytes", MAX_NAME);
+    if (strlen(name) > LINE_LIMIT)
+        usage_error("a NAME cannot be longer than %d bytes", LINE_LIMIT);
 }
 
 static struct command_line parse_command_line(int argc, char **argv)
@@ -215,17 +221,17 @@ static int connect_to(const char *host, const char *port, const char *endpoint)
      * TODO(step 1): connect to HOST PORT.
      * - getaddrinfo(host, port, &hints, &addresses) with hints AF_UNSPEC
      *   (IPv4 or IPv6), SOCK_STREAM (TCP) and AI_NUMERICSERV; on failure,
-     *   fail("cannot resolve %s: %s", host, gai_strerror(rc)).
+     *   die("cannot resolve %s: %s", host, gai_strerror(rc)).
      * - For each address in the list: socket(), then connect(); keep the first
      *   socket that connects, close() the others and remember errno.
      * - freeaddrinfo(addresses) whatever happened.
      * - None connected: set errno back to the last error and
-     *   die("connect to %s", endpoint).
+     *   die_errno("connect to %s", endpoint).
      */
     (void)host;
     (void)port;
     (void)endpoint;
-    fail("not implemented yet (step 1): connect_to");
+    die("not implemented yet (step 1): connect_to");
     return -1;
 }
 
@@ -311,7 +317,7 @@ static enum read_result read_line(struct line_reader *r, char *line, size_t cap,
     (void)cap;
     *len = 0;
     (void)fill_buffer; /* (silences "unused function" until you call it) */
-    fail("not implemented yet (step 2): read_line");
+    die("not implemented yet (step 2): read_line");
     return READ_ERROR;
 }
 
@@ -328,7 +334,7 @@ static void print_line(const char *line, size_t len)
 {
     if (fwrite(line, 1, len, stdout) != len || putchar('\n') == EOF ||
         fflush(stdout) == EOF)
-        die("writing to standard output");
+        die_errno("writing to standard output");
 }
 
 /* Reads one line from the server, or exits with a line saying what went wrong. */
@@ -341,23 +347,23 @@ static size_t expect_line(struct connection *c, char *line, size_t cap, const ch
     case READ_LINE:
         return len;
     case READ_EOF:
-        fail("%s closed the connection before sending %s", c->endpoint, what);
+        die("%s closed the connection before sending %s", c->endpoint, what);
         break;
     case READ_CUT:
         quote_bytes(line, len, quoted);
-        fail("%s closed the connection in the middle of %s (got '%s' and no newline)",
-             c->endpoint, what, quoted);
+        die("%s closed the connection in the middle of %s (got '%s' and no newline)",
+            c->endpoint, what, quoted);
         break;
     case READ_TOO_LONG:
-        fail("%s sent a line longer than %zu bytes as %s", c->endpoint, cap, what);
+        die("%s sent a line longer than %zu bytes as %s", c->endpoint, cap, what);
         break;
     case READ_TIMEOUT:
-        fail("no reply from %s within %d seconds (waiting for %s)", c->endpoint,
-             REPLY_TIMEOUT_SECONDS, what);
+        die("no reply from %s within %d seconds (waiting for %s)", c->endpoint,
+            REPLY_TIMEOUT_SECONDS, what);
         break;
     case READ_ERROR:
     case READ_MORE:
-        die("reading %s from %s", what, c->endpoint);
+        die_errno("reading %s from %s", what, c->endpoint);
         break;
     }
     return 0;
@@ -372,33 +378,32 @@ static void print_welcome(struct connection *c)
 
 /* ---- step 3: sending lines, whole ------------------------------------------ */
 
-/*
- * Writes all LEN bytes (like rio_writen in CS:APP). write() may write fewer
- * bytes than asked (a full socket buffer, a signal): loop until all are out.
- */
-static int write_all(int fd, const char *bytes, size_t len)
+/* Writes all len bytes, however many calls it takes (like CS:APP's
+ * rio_writen): write() may take fewer bytes than asked (a full socket
+ * buffer, a signal). 0 when all are out, -1 with errno set on an error. */
+static int write_all(int fd, const char *buf, size_t len)
 {
     /*
      * TODO(step 3): write() all LEN bytes. write() may write fewer bytes than
-     * asked: advance BYTES, subtract from LEN and loop until LEN is 0. On
+     * asked: advance BUF, subtract from LEN and loop until LEN is 0. On
      * -1 with errno EINTR try again; on any other error return -1.
      */
     (void)fd;
-    (void)bytes;
+    (void)buf;
     (void)len;
-    fail("not implemented yet (step 3): write_all");
+    die("not implemented yet (step 3): write_all");
     return -1;
 }
 
 /* Sends LINE followed by "\n" in one write, so the server sees one whole line. */
 static void send_line(struct connection *c, const char *line, size_t len)
 {
-    char out[MAX_NAME + 1];
+    char out[LINE_LIMIT + 1];
 
     memcpy(out, line, len);
     out[len] = '\n';
     if (write_all(c->fd, out, len + 1) == -1)
-        die("sending to %s", c->endpoint);
+        die_errno("sending to %s", c->endpoint);
 }
 
 /* ---- step 4: trusting nothing the server sends ------------------------------ */
@@ -435,8 +440,8 @@ static void greet(struct connection *c, const char *name, size_t name_len)
     if (!is_hello_for(reply, reply_len, name, name_len)) {
         char quoted_reply[QUOTE_SIZE];
         quote_bytes(reply, reply_len, quoted_reply);
-        fail("unexpected reply from %s to '%s': expected 'Hello, %s!', got '%s'",
-             c->endpoint, quoted_name, quoted_name, quoted_reply);
+        die("unexpected reply from %s to '%s': expected 'Hello, %s!', got '%s'",
+            c->endpoint, quoted_name, quoted_name, quoted_reply);
     }
     print_line(reply, reply_len);
 }
@@ -462,7 +467,7 @@ static void say_goodbye(struct connection *c)
 {
     send_line(c, "exit", 4);
     if (close(c->fd) == -1)
-        die("closing the connection to %s", c->endpoint);
+        die_errno("closing the connection to %s", c->endpoint);
 }
 
 /* ---- step 5: names from standard input ------------------------------------- */
@@ -473,25 +478,28 @@ static void greet_names_from_stdin(struct connection *c)
     /*
      * TODO(step 5): with no NAME on the command line, each line of standard
      * input is a name. Use a second struct line_reader on STDIN_FILENO with
-     * no timeout (-1) and read_line() into a buffer of MAX_NAME + 1 bytes:
-     * READ_EOF: done; READ_ERROR: die("reading standard input"); a line
-     * longer than MAX_NAME: fail(...) with its line number; "exit" (is_exit):
+     * no timeout (-1) and read_line() into a buffer of LINE_LIMIT + 1 bytes:
+     * READ_EOF: done; READ_ERROR: die_errno("reading standard input"); a line
+     * longer than LINE_LIMIT: die(...) with its line number; "exit" (is_exit):
      * done; otherwise greet(c, name, len). A last line without '\n'
      * (READ_CUT) is greeted too, then you are done.
      */
     (void)c;
-    fail("not implemented yet (step 5): names from standard input");
+    die("not implemented yet (step 5): names from standard input");
 }
 
-/* Without this, writing to a server that has gone away kills us with SIGPIPE. */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A write to a peer that has gone must fail with EPIPE, an error we handle,
+ * not kill the whole program with SIGPIPE. */
 static void ignore_sigpipe(void)
 {
-    struct sigaction sa = {0};
-
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGPIPE, &sa, NULL) == -1)
-        die("sigaction(SIGPIPE)");
+    if (sigaction(SIGPIPE, &sa, NULL) < 0) {
+        die_errno("sigaction SIGPIPE");
+    }
 }
 
 int main(int argc, char **argv)

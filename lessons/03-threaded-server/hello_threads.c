@@ -29,6 +29,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,20 +40,28 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROGRAM_NAME "hello_threads"
+#define PROG "hello_threads"
 #define USAGE "usage: hello_threads [-b ADDR] [-p PORT]"
+
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Room for an address as format_address() writes it: "[IPv6%zone]:port". */
+#define PEER_MAX 80
+
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* The longest line of the hello protocol (not counting "\r\n"): a longer
+ * one gets "Error: line too long" and the connection is closed. */
+#define LINE_LIMIT 4096
+
 #define DEFAULT_ADDR "127.0.0.1"
 #define DEFAULT_PORT "9999"
 
 /* How many finished handshakes the kernel may queue while we are busy. */
 #define LISTEN_BACKLOG 128
 
-/* The longest line the server accepts (not counting "\r\n"). */
-#define MAX_LINE_LEN 4096
 /* Room for a line plus the '\r' that may precede its '\n'. */
-#define LINE_BUF_SIZE (MAX_LINE_LEN + 1)
+#define LINE_BUF_SIZE (LINE_LIMIT + 1)
 /* "Hello, " + line + "!\n" */
-#define REPLY_BUF_SIZE (MAX_LINE_LEN + 16)
+#define REPLY_BUF_SIZE (LINE_LIMIT + 16)
 /* Bytes read from the socket at a time. */
 #define READ_BUF_SIZE 8192
 /* Each connection thread's stack. serve_client needs about 20 KiB; the
@@ -60,10 +69,6 @@
  * finished threads' stacks, so nearly every new thread would map and fault
  * in a fresh one (README: "Why it is fast"). */
 #define THREAD_STACK_SIZE (128 * 1024)
-/* Numeric host and port as text, and "[host]:port". */
-#define HOST_TEXT_SIZE 128
-#define PORT_TEXT_SIZE 16
-#define ADDR_TEXT_SIZE (HOST_TEXT_SIZE + PORT_TEXT_SIZE + 4)
 
 static const char WELCOME[] = "Welcome!\n";
 static const char TOO_LONG[] = "Error: line too long\n";
@@ -73,54 +78,60 @@ static volatile sig_atomic_t stop_requested = 0;
 
 /* ---------- errors and logging ---------- */
 
-/* Prints "hello_threads: <message>: <strerror(errno)>" and exits 1. */
-static void die(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE: strerror(errno)" on stderr and exits 1. errno is
+ * saved first: the stdio calls before strerror() may change it. */
+static _Noreturn void die_errno(const char *fmt, ...)
 {
     int saved_errno = errno;
     va_list ap;
-
-    fprintf(stderr, "%s: ", PROGRAM_NAME);
     va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, ": %s\n", strerror(saved_errno));
-    exit(EXIT_FAILURE);
+    exit(1);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
- * Exits 1 saying which step is still missing. Not static, so that the
- * compiler does not warn "defined but not used" once your last step no
- * longer calls it (delete it then, if you like).
+ * Stands in for the code a step adds: says which, and exits 1. Not static,
+ * so that the compiler does not warn "defined but not used" once your last
+ * step no longer calls it (delete it then, if you like).
  */
-void not_implemented(int step)
+_Noreturn int not_implemented(const char *what)
 {
-    fprintf(stderr, "%s: not implemented yet (step %d)\n", PROGRAM_NAME, step);
-    exit(EXIT_FAILURE);
+    fprintf(stderr, PROG ": not implemented yet (%s)\n", what);
+    exit(1);
 }
 
-/* Prints the problem and the usage on one line and exits 2. */
-static void usage_error(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A bad command line: prints "PROG: MESSAGE (usage: ...)", the problem and
+ * the usage on one line, and exits 2. */
+static _Noreturn void usage_error(const char *fmt, ...)
 {
     va_list ap;
-
-    fprintf(stderr, "%s: ", PROGRAM_NAME);
     va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (%s)\n", USAGE);
+    fputs(" (" USAGE ")\n", stderr);
     exit(2);
 }
 
-/* Logs "hello_threads: <message>: <strerror(err)>" and carries on. */
-static void log_error(int err, const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Like die_errno() without the exit: prints "PROG: MESSAGE: strerror(errno)"
+ * and carries on, for a failure that ends one connection, not the server.
+ * (A pthread function returns its error: put it in errno first.) */
+static void log_errno(const char *fmt, ...)
 {
+    int saved_errno = errno;
     va_list ap;
-
-    fprintf(stderr, "%s: ", PROGRAM_NAME);
     va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(err));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
 }
 
 /* ---------- command line ---------- */
@@ -130,17 +141,17 @@ struct options {
     const char *port;
 };
 
-/* A port is a whole decimal number from 0 to 65535, nothing else. */
-static int is_valid_port(const char *text)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A port is a decimal number from 0 to 65535, nothing else: strtoul alone
+ * would accept " 80", "+80" and even "-1" (as a huge number). */
+static bool is_valid_port(const char *text)
 {
-    char *end;
-    unsigned long value;
-
-    if (text[0] < '0' || text[0] > '9') {
-        return 0; /* strtoul would accept " 1", "+1" and even "-1" */
+    if (*text < '0' || *text > '9') {
+        return false;
     }
+    char *end;
     errno = 0;
-    value = strtoul(text, &end, 10);
+    unsigned long value = strtoul(text, &end, 10);
     return errno == 0 && *end == '\0' && value <= 65535;
 }
 
@@ -177,16 +188,18 @@ static struct options parse_options(int argc, char **argv)
 
 /* ---------- signals (steps 3 and 5) ---------- */
 
-/* Step 3: a write to a connection the peer has closed must fail with EPIPE,
- * not kill the whole server with SIGPIPE. */
+/* A write to a peer that has gone must fail with EPIPE, an error we handle,
+ * not kill the whole program with SIGPIPE. */
 static void ignore_sigpipe(void)
 {
     /* TODO(step 3): ignore SIGPIPE with sigaction (SIG_IGN), so that writing
      * to a client that is gone fails with EPIPE instead of killing us. */
 }
 
-/* Step 5: SIGINT and SIGTERM only raise a flag; the accept loop stops. */
-static void handle_stop_signal(int sig)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM only raise a flag (about all a handler may safely do);
+ * the main loop sees it and stops. */
+static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
@@ -197,18 +210,21 @@ static void handle_stop_signal(int sig)
  * can only arrive inside wait_for_client(), whose pselect() unblocks them
  * (with *wait_mask, the mask from before) for just as long as it waits.
  */
-static void install_stop_handlers(sigset_t *wait_mask)
+static void install_thread_stop_handlers(sigset_t *wait_mask)
 {
-    /* TODO(step 5): install handle_stop_signal for SIGINT and SIGTERM with
+    /* TODO(step 5): install on_stop_signal for SIGINT and SIGTERM with
      * sigaction, sa_flags 0 (no SA_RESTART: the wait must return EINTR).
      * Then block both with pthread_sigmask(SIG_BLOCK, ..., wait_mask): the
      * old mask, which wait_for_client gives to pselect. */
-    (void)handle_stop_signal;
+    (void)on_stop_signal;
     sigemptyset(wait_mask);
 }
 
 /* ---------- descriptors ---------- */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* O_NONBLOCK: a read, write or accept that would wait fails with EAGAIN
+ * instead. 0, or -1 with errno set. */
 static int set_nonblocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL);
@@ -218,8 +234,10 @@ static int set_nonblocking(int fd)
     return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* The BSDs hand the listener's O_NONBLOCK on to an accepted socket (Linux
- * does not); a connection thread wants its reads and writes to wait. */
+ * does not); a connection served on its own (a thread, a child) wants its
+ * reads and writes to wait. */
 static int set_blocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL);
@@ -231,21 +249,22 @@ static int set_blocking(int fd)
 
 /* ---------- addresses ---------- */
 
-/* Writes "127.0.0.1:5555" or "[::1]:5555" into out. */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Writes "127.0.0.1:40123" or "[::1]:40123" into out (numeric: no DNS
+ * lookup for a log line); an address getnameinfo() cannot print says why. */
 static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
-                           size_t out_size)
+                           size_t size)
 {
-    char host[HOST_TEXT_SIZE];
-    char port[PORT_TEXT_SIZE];
+    char host[64]; /* a numeric IPv6 address with a zone fits */
+    char port[8];
     int rc = getnameinfo(sa, len, host, sizeof host, port, sizeof port,
                          NI_NUMERICHOST | NI_NUMERICSERV);
-
     if (rc != 0) {
-        snprintf(out, out_size, "(unknown address: %s)", gai_strerror(rc));
+        snprintf(out, size, "(unknown address: %s)", gai_strerror(rc));
     } else if (sa->sa_family == AF_INET6) {
-        snprintf(out, out_size, "[%s]:%s", host, port);
+        snprintf(out, size, "[%s]:%s", host, port);
     } else {
-        snprintf(out, out_size, "%s:%s", host, port);
+        snprintf(out, size, "%s:%s", host, port);
     }
 }
 
@@ -261,27 +280,30 @@ static int open_listener(const char *addr, const char *port)
      * SOCK_STREAM, AI_PASSIVE); for each result: socket, setsockopt
      * SO_REUSEADDR (why? see the README), bind, listen with LISTEN_BACKLOG;
      * keep the first that works, close the others, freeaddrinfo. If none
-     * works: die("cannot listen on %s port %s", addr, port). */
+     * works: die_errno("cannot listen on %s port %s", addr, port). */
     (void)addr;
     (void)port;
-    (void)die;
-    not_implemented(1);
+    (void)die_errno;
+    not_implemented("step 1: open_listener");
     return -1;
 }
 
-/* Prints "listening on ADDR:PORT" with the port the kernel really chose. */
-static void announce_listener(int listener)
+/* Prints "listening on ADDR:PORT", flushed (stdout may be a pipe: tests
+ * read the port from it), with the port the kernel really chose (-p 0). */
+static void announce_listener(int fd)
 {
     /* TODO(step 1): getsockname, format_address, then print
      * "listening on ADDR:PORT" and fflush(stdout). */
-    (void)listener;
+    (void)fd;
     (void)format_address;
 }
 
 /* ---------- step 3: lines in, replies out ---------- */
 
-/* Writes all len bytes, however many calls it takes. 0 ok, -1 error. */
-static int write_all(int fd, const void *buf, size_t len)
+/* Writes all len bytes, however many calls it takes (like CS:APP's
+ * rio_writen): write() may take fewer bytes than asked (a full socket
+ * buffer, a signal). 0 when all are out, -1 with errno set on an error. */
+static int write_all(int fd, const char *buf, size_t len)
 {
     /* TODO(step 3): loop until all len bytes are written: write may take
      * fewer than asked; retry when it fails with EINTR. For now: one write. */
@@ -304,6 +326,7 @@ struct line_reader {
 
 enum line_status { LINE_OK, LINE_EOF, LINE_TOO_LONG, LINE_ERROR };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void line_reader_init(struct line_reader *r, int fd)
 {
     r->fd = fd;
@@ -324,13 +347,13 @@ static ssize_t line_reader_fill(struct line_reader *r)
  * Reads the next line into line (LINE_BUF_SIZE bytes), without its '\n' and
  * without a '\r' just before it; *len is its length (it may hold NUL bytes,
  * so it is not a C string). LINE_EOF: the stream ended (an unfinished last
- * line is dropped); LINE_TOO_LONG: more than MAX_LINE_LEN bytes.
+ * line is dropped); LINE_TOO_LONG: more than LINE_LIMIT bytes.
  */
 static enum line_status read_line(struct line_reader *r, char *line, size_t *len)
 {
     /* TODO(step 3): copy bytes from r->buf (refilling it with
      * line_reader_fill when it is used up) into line until a '\n'; drop a
-     * '\r' just before it; LINE_TOO_LONG past MAX_LINE_LEN bytes; LINE_EOF
+     * '\r' just before it; LINE_TOO_LONG past LINE_LIMIT bytes; LINE_EOF
      * when the stream ends; LINE_ERROR when read fails. For now: no lines. */
     (void)line;
     (void)len;
@@ -338,6 +361,7 @@ static enum line_status read_line(struct line_reader *r, char *line, size_t *len
     return line_reader_fill(r) < 0 ? LINE_ERROR : LINE_EOF;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Sends "Hello, <line>!\n" in one write (the line may contain NUL bytes). */
 static int send_hello(int fd, const char *line, size_t len)
 {
@@ -355,11 +379,13 @@ static int send_hello(int fd, const char *line, size_t len)
     return write_all(fd, reply, n);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static int is_exit_line(const char *line, size_t len)
 {
     return len == 4 && memcmp(line, "exit", 4) == 0;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
  * Lets each reply leave the moment it is written. By default TCP follows
  * Nagle's algorithm: a small segment waits while an earlier one is not
@@ -374,7 +400,7 @@ static void send_without_delay(int fd, const char *peer)
 
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) {
         /* Only slower without it: serve the client anyway. */
-        log_error(errno, "setsockopt TCP_NODELAY for %s", peer);
+        log_errno("setsockopt TCP_NODELAY for %s", peer);
     }
 }
 
@@ -387,12 +413,12 @@ static void serve_client(int fd, const char *peer)
 
     send_without_delay(fd, peer);
 
-    /* TODO(step 2): send WELCOME with write_all; if that fails, log_error
+    /* TODO(step 2): send WELCOME with write_all; if that fails, log_errno
      * and return. */
     (void)WELCOME;
     line_reader_init(&reader, fd);
     /* TODO(step 3): for each line from read_line: LINE_EOF: return;
-     * LINE_ERROR: log_error and return; LINE_TOO_LONG: send TOO_LONG and
+     * LINE_ERROR: log_errno and return; LINE_TOO_LONG: send TOO_LONG and
      * return; "exit" (is_exit_line): return; otherwise send_hello. */
     if (read_line(&reader, line, &len) == LINE_OK && !is_exit_line(line, len)) {
         (void)send_hello;
@@ -406,7 +432,7 @@ static void serve_client(int fd, const char *peer)
 /* What a connection thread needs: its own copy, freed by the thread. */
 struct connection {
     int fd;
-    char peer[ADDR_TEXT_SIZE];
+    char peer[PEER_MAX];
 };
 
 static void *connection_thread(void *arg)
@@ -415,7 +441,7 @@ static void *connection_thread(void *arg)
 
     serve_client(conn->fd, conn->peer);
     if (close(conn->fd) < 0) {
-        log_error(errno, "close connection from %s", conn->peer);
+        log_errno("close connection from %s", conn->peer);
     }
     fprintf(stderr, "Connection from %s closed.\n", conn->peer);
     free(conn);
@@ -440,6 +466,7 @@ static int start_connection_thread(struct connection *conn)
 
 /* ---------- step 2: accept connections ---------- */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
  * Out of descriptors or memory, accept() fails again at once while the
  * pending connection waits: pause a moment instead of spinning and logging.
@@ -454,9 +481,9 @@ static void pause_after_failed_accept(int err)
 }
 
 /*
- * Step 5: waits until a client is waiting to be accepted, or a stop signal
- * comes. Checking stop_requested and then calling accept() leaves a window:
- * a signal that lands between the two sets the flag, and accept() sleeps on
+ * Waits until a client is waiting to be accepted, or a stop signal comes.
+ * Checking stop_requested and then calling accept() leaves a window: a
+ * signal that lands between the two sets the flag, and accept() sleeps on
  * until the next client, maybe forever. Here the stop signals are blocked
  * everywhere but inside pselect(), which unblocks them (wait_mask) and starts
  * waiting in one step: a signal that came after the check is still pending,
@@ -469,7 +496,7 @@ static int wait_for_client(int listener, const sigset_t *wait_mask)
     FD_ZERO(&readable);
     FD_SET(listener, &readable); /* opened first: far below FD_SETSIZE */
     /* TODO(step 5): wait with pselect(..., wait_mask) instead: select()
-     * leaves the window open. A failure other than EINTR: die. */
+     * leaves the window open. A failure other than EINTR: die_errno. */
     (void)wait_mask;
     return select(listener + 1, &readable, NULL, NULL, NULL) < 0 ? -1 : 0;
 }
@@ -477,10 +504,10 @@ static int wait_for_client(int listener, const sigset_t *wait_mask)
 /* Accepts connections until SIGINT or SIGTERM, each served by a thread. */
 static void serve_forever(int listener, const sigset_t *wait_mask)
 {
-    /* TODO(step 2): make the listener non-blocking (set_nonblocking; die on
+    /* TODO(step 2): make the listener non-blocking (set_nonblocking; die_errno on
      * failure), then until stop_requested: wait_for_client (-1: a signal,
      * loop); accept a connection (on failure: EINTR means a signal and
-     * EAGAIN a client that left, just loop; anything else: log_error,
+     * EAGAIN a client that left, just loop; anything else: log_errno,
      * pause_after_failed_accept, loop); set_blocking on it; malloc a struct
      * connection, fill in fd and peer (format_address), log "Accept new
      * connection from PEER...", then start_connection_thread (on failure:
@@ -492,7 +519,7 @@ static void serve_forever(int listener, const sigset_t *wait_mask)
     (void)set_blocking;
     (void)pause_after_failed_accept;
     (void)start_connection_thread;
-    not_implemented(2);
+    not_implemented("step 2: serve_forever");
 }
 
 int main(int argc, char **argv)
@@ -502,7 +529,7 @@ int main(int argc, char **argv)
     int listener;
 
     ignore_sigpipe();
-    install_stop_handlers(&wait_mask);
+    install_thread_stop_handlers(&wait_mask);
     listener = open_listener(opt.addr, opt.port);
     announce_listener(listener);
     serve_forever(listener, &wait_mask);

@@ -32,7 +32,12 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#define PROG "udp_server"
 #define USAGE "usage: udp_server [-b ADDR] [-p PORT]"
+
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Room for an address as format_address() writes it: "[IPv6%zone]:port". */
+#define PEER_MAX 80
 
 /*
  * The largest UDP payload: the IP length field is 16 bits (65535 bytes).
@@ -55,42 +60,56 @@
 #define HELLO_SUFFIX "!"
 #define TOO_LONG_REPLY "Error: datagram too long"
 
-/* Room for a numeric host (an IPv6 address may carry a %scope suffix) and
- * a port: NI_MAXHOST and NI_MAXSERV are not POSIX. */
-#define HOST_TEXT_SIZE 128
-#define PORT_TEXT_SIZE 8
-#define ADDRESS_TEXT_SIZE (HOST_TEXT_SIZE + PORT_TEXT_SIZE + 4)
-
 /* Longest part of a datagram shown in the log (the rest is summarised). */
 #define LOG_PREVIEW 60
 
 static volatile sig_atomic_t stop_requested = 0;
 
-static _Noreturn void die(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE: strerror(errno)" on stderr and exits 1. errno is
+ * saved first: the stdio calls before strerror() may change it. */
+static _Noreturn void die_errno(const char *fmt, ...)
 {
-    int saved = errno;
+    int saved_errno = errno;
     va_list ap;
-
-    fputs("udp_server: ", stderr);
     va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
     exit(1);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Like die_errno() without the exit: prints "PROG: MESSAGE: strerror(errno)"
+ * and carries on, for a failure that ends one connection, not the server.
+ * (A pthread function returns its error: put it in errno first.) */
+static void log_errno(const char *fmt, ...)
+{
+    int saved_errno = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
+}
+
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A bad command line: prints "PROG: MESSAGE (usage: ...)", the problem and
+ * the usage on one line, and exits 2. */
 static _Noreturn void usage_error(const char *fmt, ...)
 {
     va_list ap;
-
-    fputs("udp_server: ", stderr);
     va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (%s)\n", USAGE);
+    fputs(" (" USAGE ")\n", stderr);
     exit(2);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* A port is a whole number from 0 to 65535, nothing else (no sign, no
  * trailing junk): parsed like netcat does, strtoul plus checks. */
 static int parse_port(const char *text)
@@ -107,87 +126,101 @@ static int parse_port(const char *text)
     return (int)value;
 }
 
-/* Prints ADDR:PORT (IPv6 as [ADDR]:PORT) for a socket address. */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Writes "127.0.0.1:40123" or "[::1]:40123" into out (numeric: no DNS
+ * lookup for a log line); an address getnameinfo() cannot print says why. */
 static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
-                           size_t out_size)
+                           size_t size)
 {
-    char host[HOST_TEXT_SIZE];
-    char port[PORT_TEXT_SIZE];
+    char host[64]; /* a numeric IPv6 address with a zone fits */
+    char port[8];
     int rc = getnameinfo(sa, len, host, sizeof host, port, sizeof port,
                          NI_NUMERICHOST | NI_NUMERICSERV);
-
-    if (rc != 0)
-        snprintf(out, out_size, "(unknown address: %s)", gai_strerror(rc));
-    else if (sa->sa_family == AF_INET6)
-        snprintf(out, out_size, "[%s]:%s", host, port);
-    else
-        snprintf(out, out_size, "%s:%s", host, port);
+    if (rc != 0) {
+        snprintf(out, size, "(unknown address: %s)", gai_strerror(rc));
+    } else if (sa->sa_family == AF_INET6) {
+        snprintf(out, size, "[%s]:%s", host, port);
+    } else {
+        snprintf(out, size, "%s:%s", host, port);
+    }
 }
 
 /*
- * Step 1: a UDP socket bound to ADDR:PORT. Like CS:APP's open_listenfd, try
- * each address getaddrinfo gives until one binds. No listen(), no accept():
- * UDP has no connections to wait for. And no SO_REUSEADDR: TCP servers set
- * it to restart past TIME_WAIT, which UDP does not have; on a UDP socket it
+ * A UDP socket bound to HOST:PORT: like CS:APP's open_listenfd, try each
+ * address getaddrinfo gives until one binds. No listen(), no accept(): UDP
+ * has no connections to wait for. And no SO_REUSEADDR: TCP servers set it
+ * to restart past TIME_WAIT, which UDP does not have; on a UDP socket it
  * would let a second server share the port silently instead of failing.
  */
-static int open_udp_socket(const char *addr, const char *port)
+static int open_udp_socket(const char *host, const char *port)
 {
-    /* TODO(step 1): resolve addr and port with getaddrinfo() (hints:
+    /* TODO(step 1): resolve host and port with getaddrinfo() (hints:
      * AF_UNSPEC, SOCK_DGRAM, AI_PASSIVE | AI_NUMERICSERV; report a failure
      * with gai_strerror and exit 1). Try each address in turn: socket(),
      * then bind(); keep the first that binds, close the others. Free the
-     * list on every path. If none binds, die("bind %s:%s", addr, port) with
-     * errno from the last failure (it names "Address already in use"). */
-    (void)addr;
+     * list on every path. If none binds, die_errno("cannot bind %s port %s", host, port)
+     * with errno from the last failure (it names "Address already in use"). */
+    (void)host;
     (void)port;
-    fputs("udp_server: not implemented yet (step 1)\n", stderr);
+    fputs(PROG ": not implemented yet (step 1)\n", stderr);
     exit(1);
 }
 
-/* Tells the tests (and you) where we are: the port may have been chosen by
- * the kernel (-p 0), so ask the socket. Flushed: stdout may be a pipe. */
-static void print_listening(int fd)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "listening on ADDR:PORT", flushed (stdout may be a pipe: tests
+ * read the port from it), with the port the kernel really chose (-p 0). */
+static void announce_listener(int fd)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char where[ADDRESS_TEXT_SIZE];
-
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-        die("getsockname");
-    format_address((struct sockaddr *)&ss, len, where, sizeof where);
-    printf("listening on %s\n", where);
-    if (fflush(stdout) == EOF)
-        die("write to stdout");
+    struct sockaddr_storage addr = {0};
+    socklen_t len = sizeof addr;
+    if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
+        die_errno("getsockname");
+    }
+    char text[PEER_MAX];
+    format_address((struct sockaddr *)&addr, len, text, sizeof text);
+    printf("listening on %s\n", text);
+    if (fflush(stdout) == EOF) {
+        die_errno("write to stdout");
+    }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* O_NONBLOCK: a read, write or accept that would wait fails with EAGAIN
+ * instead. 0, or -1 with errno set. */
 static int set_nonblocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL);
-    if (flags < 0)
+    if (flags < 0) {
         return -1;
+    }
     return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
-static void handle_stop_signal(int sig)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM only raise a flag (about all a handler may safely do);
+ * the main loop sees it and stops. */
+static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
 }
 
 /*
- * Step 4: SIGINT and SIGTERM set a flag. No SA_RESTART: the blocked
- * recvfrom() must return with EINTR so the loop sees the flag at once.
+ * Installs on_stop_signal for SIGINT and SIGTERM, then blocks both: from
+ * here on they can only arrive inside the main loop's pselect(), which
+ * unblocks them (with *wait_mask, the mask from before) for just as long as
+ * it waits. No SA_RESTART: that pselect() must fail with EINTR when we are
+ * asked to stop, so the loop gets a chance to look at the flag.
  */
 static void install_stop_handlers(sigset_t *wait_mask)
 {
     /* TODO(step 4): sigaction() for SIGINT and SIGTERM with
-     * handle_stop_signal, an empty sa_mask and sa_flags = 0 (NOT
-     * SA_RESTART); check each call (die("sigaction")). Then block both
+     * on_stop_signal, an empty sa_mask and sa_flags = 0 (NOT
+     * SA_RESTART); check each call (die_errno("sigaction")). Then block both
      * with sigprocmask(SIG_BLOCK, ..., wait_mask): the old mask, which
      * wait_for_datagram gives to pselect. Until then a signal kills the
      * server with the default action. */
-    (void)handle_stop_signal;
+    (void)on_stop_signal;
     sigemptyset(wait_mask);
 }
 
@@ -207,7 +240,7 @@ static int wait_for_datagram(int fd, const sigset_t *wait_mask)
     FD_ZERO(&readable);
     FD_SET(fd, &readable); /* opened first: far below FD_SETSIZE */
     /* TODO(step 4): wait with pselect(..., wait_mask) instead: select()
-     * leaves the window open. A failure other than EINTR: die("pselect"). */
+     * leaves the window open. A failure other than EINTR: die_errno("pselect"). */
     (void)wait_mask;
     return select(fd + 1, &readable, NULL, NULL, NULL) < 0 ? -1 : 0;
 }
@@ -248,7 +281,7 @@ static size_t make_reply(const char *data, size_t len, size_t max_payload, char 
 static void log_datagram(const struct sockaddr_storage *sender, socklen_t sender_len,
                          const char *data, size_t len)
 {
-    char who[ADDRESS_TEXT_SIZE];
+    char who[PEER_MAX];
     char shown[LOG_PREVIEW * 4 + 1];
     size_t used = 0;
     size_t i;
@@ -283,15 +316,16 @@ static void serve(int fd, const sigset_t *wait_mask)
         size_t reply_len;
 
         /* TODO(step 2): before the loop, make fd non-blocking
-         * (set_nonblocking; die on failure). In the loop: wait_for_datagram
+         * (set_nonblocking; die_errno on failure). In the loop: wait_for_datagram
          * (-1: a signal, continue); n = recvfrom() one datagram into data,
          * with the sender's address in sender and sender_len. On an error,
-         * log it (unless errno is EINTR, a signal, or EAGAIN, nothing there
-         * after all) and continue. Then delete the lines below. */
+         * log it with log_errno (unless errno is EINTR, a signal, or EAGAIN, nothing
+         * there after all) and continue. Then delete the lines below. */
         (void)wait_mask;
         (void)wait_for_datagram;
         (void)set_nonblocking;
-        fputs("udp_server: not implemented yet (step 2)\n", stderr);
+        (void)log_errno;
+        fputs(PROG ": not implemented yet (step 2)\n", stderr);
         exit(1);
 
         log_datagram(&sender, sender_len, data, (size_t)n);
@@ -337,9 +371,9 @@ int main(int argc, char **argv)
     /* Before the listening line: whoever reads it may signal us at once. */
     install_stop_handlers(&wait_mask);
     fd = open_udp_socket(addr, port);
-    print_listening(fd);
+    announce_listener(fd);
     serve(fd, &wait_mask);
-    fputs("udp_server: stopping\n", stderr);
+    fputs(PROG ": stopping\n", stderr);
     close(fd);
     return 0;
 }

@@ -41,46 +41,60 @@
 #define PROG "hello_poll"
 #define USAGE "usage: hello_poll [-b ADDR] [-p PORT]"
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Room for an address as format_address() writes it: "[IPv6%zone]:port". */
+#define PEER_MAX 80
+
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* The longest line of the hello protocol (not counting "\r\n"): a longer
+ * one gets "Error: line too long" and the connection is closed. */
+#define LINE_LIMIT 4096
+
 enum {
-    LINE_LIMIT = 4096,        /* longest line (without "\r\n") answered */
     OUTPUT_LIMIT = 64 * 1024, /* stop reading a client with more pending */
     READ_CHUNK = 16 * 1024,   /* bytes taken from a socket per read() */
     ACCEPT_BATCH = 256,       /* accept() calls per turn of the loop */
     TICK_MS = 250,            /* poll() timeout: bounds the reaction to a signal */
-    PEER_MAX = 80,            /* "[IPv6]:port" as text */
 };
 
 static volatile sig_atomic_t stop_requested;
 
 /* ---- errors ------------------------------------------------------------ */
 
-/* Prints "hello_poll: <message>: <strerror(errno)>" and exits 1. */
-_Noreturn static void die(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE: strerror(errno)" on stderr and exits 1. errno is
+ * saved first: the stdio calls before strerror() may change it. */
+static _Noreturn void die_errno(const char *fmt, ...)
 {
-    int saved = errno;
+    int saved_errno = errno;
     va_list ap;
     va_start(ap, fmt);
     fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
     exit(1);
 }
 
-/* Like die(), without exiting: for failures that end one connection. */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Like die_errno() without the exit: prints "PROG: MESSAGE: strerror(errno)"
+ * and carries on, for a failure that ends one connection, not the server.
+ * (A pthread function returns its error: put it in errno first.) */
 static void log_errno(const char *fmt, ...)
 {
-    int saved = errno;
+    int saved_errno = errno;
     va_list ap;
     va_start(ap, fmt);
     fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
 }
 
-/* The problem and the usage on one line, exit status 2. */
-_Noreturn static void usage_error(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A bad command line: prints "PROG: MESSAGE (usage: ...)", the problem and
+ * the usage on one line, and exits 2. */
+static _Noreturn void usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -91,6 +105,7 @@ _Noreturn static void usage_error(const char *fmt, ...)
     exit(2);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
  * Stands in for the code a step adds: says which, and exits 1. Not static,
  * so that the compiler does not warn "defined but not used" once your last
@@ -109,7 +124,9 @@ struct options {
     const char *port;
 };
 
-/* A port is a number from 0 to 65535, nothing else (parsed like netcat). */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A port is a decimal number from 0 to 65535, nothing else: strtoul alone
+ * would accept " 80", "+80" and even "-1" (as a huge number). */
 static bool is_valid_port(const char *text)
 {
     if (*text < '0' || *text > '9') {
@@ -152,33 +169,40 @@ static struct options parse_options(int argc, char **argv)
 
 /* ---- signals ----------------------------------------------------------- */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM only raise a flag (about all a handler may safely do);
+ * the main loop sees it and stops. */
 static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM raise the stop flag, without SA_RESTART: a blocked
+ * poll() returns EINTR and the loop sees the flag. SIGPIPE is ignored: a
+ * write to a peer that has gone must be an EPIPE error we handle, not a
+ * signal that kills the program. */
 static void install_signal_handlers(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
-    /* No SA_RESTART: poll() returns EINTR and the loop sees the flag. */
     sa.sa_handler = on_stop_signal;
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-        die("sigaction");
+        die_errno("sigaction");
     }
-    /* A write to a client that has gone must be an EPIPE error we handle,
-     * not a signal that kills the whole server. */
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) < 0) {
-        die("sigaction SIGPIPE");
+        die_errno("sigaction SIGPIPE");
     }
 }
 
 /* ---- sockets ----------------------------------------------------------- */
 
-/* "127.0.0.1:40123" or "[::1]:40123". */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Writes "127.0.0.1:40123" or "[::1]:40123" into out (numeric: no DNS
+ * lookup for a log line); an address getnameinfo() cannot print says why. */
 static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
                            size_t size)
 {
@@ -187,7 +211,7 @@ static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
     int rc = getnameinfo(sa, len, host, sizeof host, port, sizeof port,
                          NI_NUMERICHOST | NI_NUMERICSERV);
     if (rc != 0) {
-        snprintf(out, size, "?:?");
+        snprintf(out, size, "(unknown address: %s)", gai_strerror(rc));
     } else if (sa->sa_family == AF_INET6) {
         snprintf(out, size, "[%s]:%s", host, port);
     } else {
@@ -195,6 +219,8 @@ static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
     }
 }
 
+/* O_NONBLOCK: a read, write or accept that would wait fails with EAGAIN
+ * instead. 0, or -1 with errno set. */
 static int set_nonblocking(int fd)
 {
     /* TODO(step 1): read the descriptor's flags with fcntl(fd, F_GETFL), add
@@ -204,9 +230,10 @@ static int set_nonblocking(int fd)
     return 0;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Like CS:APP open_listenfd: try each address until one binds. Exits 1 with
  * the last error if none does. */
-static int open_listener(const char *host, const char *port)
+static int open_nonblocking_listener(const char *host, const char *port)
 {
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
@@ -216,7 +243,7 @@ static int open_listener(const char *host, const char *port)
     struct addrinfo *list;
     int rc = getaddrinfo(host, port, &hints, &list);
     if (rc != 0) {
-        fprintf(stderr, PROG ": resolve %s: %s\n", host, gai_strerror(rc));
+        fprintf(stderr, PROG ": cannot resolve %s: %s\n", host, gai_strerror(rc));
         exit(1);
     }
     int fd = -1;
@@ -241,28 +268,31 @@ static int open_listener(const char *host, const char *port)
     freeaddrinfo(list);
     if (fd < 0) {
         errno = saved;
-        die("bind %s:%s", host, port);
+        die_errno("cannot listen on %s port %s", host, port);
     }
     /* accept() on a non-blocking listener returns EAGAIN instead of
      * waiting when the client that poll() announced has already gone. */
     if (set_nonblocking(fd) < 0) {
-        die("fcntl O_NONBLOCK on the listener");
+        die_errno("fcntl O_NONBLOCK on the listener");
     }
     return fd;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "listening on ADDR:PORT", flushed (stdout may be a pipe: tests
+ * read the port from it), with the port the kernel really chose (-p 0). */
 static void announce_listener(int fd)
 {
     struct sockaddr_storage addr = {0};
     socklen_t len = sizeof addr;
     if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
-        die("getsockname");
+        die_errno("getsockname");
     }
     char text[PEER_MAX];
     format_address((struct sockaddr *)&addr, len, text, sizeof text);
     printf("listening on %s\n", text);
     if (fflush(stdout) == EOF) {
-        die("write to stdout");
+        die_errno("write to stdout");
     }
 }
 
@@ -277,17 +307,20 @@ struct buffer {
     size_t cap;
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static size_t buffer_pending(const struct buffer *b)
 {
     return b->end - b->start;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void buffer_release(struct buffer *b)
 {
     free(b->data);
     *b = (struct buffer){0};
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Appends n bytes; returns -1 (errno ENOMEM) if memory ran out. */
 static int buffer_append(struct buffer *b, const char *bytes, size_t n)
 {
@@ -329,6 +362,7 @@ struct conn {
     char peer[PEER_MAX];
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static int queue_text(struct conn *c, const char *text)
 {
     return buffer_append(&c->out, text, strlen(text));
@@ -450,6 +484,7 @@ struct server {
     size_t pfds_cap;
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Makes room for one more connection; -1 if memory ran out. */
 static int reserve_connection(struct server *s)
 {
@@ -503,6 +538,7 @@ static void accept_clients(struct server *s)
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Rebuilds the poll set: the listener, then every connection. */
 static size_t fill_poll_set(struct server *s)
 {
@@ -510,7 +546,7 @@ static size_t fill_poll_set(struct server *s)
         size_t cap = s->cap + 1;
         struct pollfd *grown = realloc(s->pfds, cap * sizeof *grown);
         if (grown == NULL) {
-            die("poll set");
+            die_errno("poll set");
         }
         s->pfds = grown;
         s->pfds_cap = cap;
@@ -545,7 +581,7 @@ static void serve_forever(struct server *s)
         /* TODO(step 1): wait with poll() on the nfds entries of s->pfds, at
          * most TICK_MS milliseconds (so a signal is noticed). EINTR: go
          * round again (`continue`: the loop condition reads the flag).
-         * Another error: die("poll"). Replace the next two lines. */
+         * Another error: die_errno("poll"). Replace the next two lines. */
         (void)nfds;
         int ready = not_implemented("step 1: poll the sockets");
         /* Only the connections that were in this poll set (nfds - 1):
@@ -580,7 +616,7 @@ int main(int argc, char **argv)
 {
     struct options opt = parse_options(argc, argv);
     install_signal_handlers();
-    struct server s = {.listener = open_listener(opt.host, opt.port)};
+    struct server s = {.listener = open_nonblocking_listener(opt.host, opt.port)};
     announce_listener(s.listener);
     serve_forever(&s);
     close_all(&s);

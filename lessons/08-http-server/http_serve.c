@@ -62,6 +62,10 @@
 #define PROG "http_serve"
 #define USAGE "usage: http_serve [-b ADDR] [-p PORT] [-r ROOT] [-t SECONDS]"
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Room for an address as format_address() writes it: "[IPv6%zone]:port". */
+#define PEER_MAX 80
+
 enum {
     REQUEST_LINE_LIMIT = 8192,  /* longest request line (without its ending) */
     HEADER_BYTES_LIMIT = 32768, /* all header lines together */
@@ -74,7 +78,6 @@ enum {
     ACCEPT_BATCH = 256,        /* accept() calls per turn of the loop */
     TICK_MS = 250,             /* longest poll(): bounds the reaction to a signal */
     LINGER_MS = 1000,          /* reading what a client sent, before a close */
-    PEER_MAX = 80,             /* "[IPv6]:port" as text */
     LOG_LINE_MAX = 256,        /* request line in the log, escaped */
     LOG_BUFFER = 64 * 1024,    /* log lines written at once */
     DATE_MAX = 40,             /* "Sun, 06 Nov 1994 08:49:37 GMT" */
@@ -86,33 +89,40 @@ static volatile sig_atomic_t stop_requested;
 
 /* ---- errors ------------------------------------------------------------ */
 
-/* Prints "http_serve: <message>: <strerror(errno)>" and exits 1. */
-_Noreturn static void die(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE: strerror(errno)" on stderr and exits 1. errno is
+ * saved first: the stdio calls before strerror() may change it. */
+static _Noreturn void die_errno(const char *fmt, ...)
 {
-    int saved = errno;
+    int saved_errno = errno;
     va_list ap;
     va_start(ap, fmt);
     fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
     exit(1);
 }
 
-/* Like die(), without exiting: for failures that end one connection. */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Like die_errno() without the exit: prints "PROG: MESSAGE: strerror(errno)"
+ * and carries on, for a failure that ends one connection, not the server.
+ * (A pthread function returns its error: put it in errno first.) */
 static void log_errno(const char *fmt, ...)
 {
-    int saved = errno;
+    int saved_errno = errno;
     va_list ap;
     va_start(ap, fmt);
     fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
 }
 
-/* The problem and the usage on one line, exit status 2. */
-_Noreturn static void usage_error(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A bad command line: prints "PROG: MESSAGE (usage: ...)", the problem and
+ * the usage on one line, and exits 2. */
+static _Noreturn void usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -123,6 +133,7 @@ _Noreturn static void usage_error(const char *fmt, ...)
     exit(2);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
  * Stands in for the code a step adds: says which, and exits 1. Not static,
  * so that the compiler does not warn "defined but not used" once your last
@@ -143,7 +154,9 @@ struct options {
     long timeout_ms;
 };
 
-/* A port is a number from 0 to 65535, nothing else (parsed like netcat). */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A port is a decimal number from 0 to 65535, nothing else: strtoul alone
+ * would accept " 80", "+80" and even "-1" (as a huge number). */
 static bool is_valid_port(const char *text)
 {
     if (*text < '0' || *text > '9') {
@@ -156,7 +169,7 @@ static bool is_valid_port(const char *text)
 }
 
 /* A positive number of seconds (0.5 allowed), at most a day; -1 if not. */
-static long parse_seconds(const char *text)
+static long parse_timeout_ms(const char *text)
 {
     if ((*text < '0' || *text > '9') && *text != '.') {
         return -1;
@@ -191,7 +204,7 @@ static struct options parse_options(int argc, char **argv)
             opt.root = optarg;
             break;
         case 't':
-            opt.timeout_ms = parse_seconds(optarg);
+            opt.timeout_ms = parse_timeout_ms(optarg);
             if (opt.timeout_ms < 0) {
                 usage_error("bad timeout '%s': expected a positive number of seconds",
                             optarg);
@@ -212,33 +225,38 @@ static struct options parse_options(int argc, char **argv)
 
 /* ---- signals and limits ------------------------------------------------ */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM only raise a flag (about all a handler may safely do);
+ * the main loop sees it and stops. */
 static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM raise the stop flag, without SA_RESTART: a blocked
+ * poll() returns EINTR and the loop sees the flag. SIGPIPE is ignored: a
+ * write to a peer that has gone must be an EPIPE error we handle, not a
+ * signal that kills the program. */
 static void install_signal_handlers(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
-    /* No SA_RESTART: poll() returns EINTR and the loop sees the flag. */
     sa.sa_handler = on_stop_signal;
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-        die("sigaction");
+        die_errno("sigaction");
     }
-    /* A write to a client that has gone must be an EPIPE error we handle,
-     * not a signal that kills the whole server. */
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) < 0) {
-        die("sigaction SIGPIPE");
+        die_errno("sigaction SIGPIPE");
     }
 }
 
 /* Every connection is a descriptor, and a file being sent one more: raise
  * the soft open-file limit to the hard one, as lesson 07 does. */
-static void raise_open_file_limit(void)
+static void raise_open_file_limit_quietly(void)
 {
     struct rlimit lim;
     if (getrlimit(RLIMIT_NOFILE, &lim) < 0) {
@@ -256,11 +274,15 @@ static void raise_open_file_limit(void)
 
 /* ---- time -------------------------------------------------------------- */
 
-/* Milliseconds on a clock that never jumps: for deadlines. */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Milliseconds on a clock that never jumps (unlike the time of day): for
+ * timeouts and deadlines. */
 static long long now_ms(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0) {
+        die_errno("clock_gettime");
+    }
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -334,7 +356,9 @@ static bool parse_http_date(const char *text, time_t *out)
 
 /* ---- sockets ----------------------------------------------------------- */
 
-/* "127.0.0.1:40123" or "[::1]:40123". */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Writes "127.0.0.1:40123" or "[::1]:40123" into out (numeric: no DNS
+ * lookup for a log line); an address getnameinfo() cannot print says why. */
 static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
                            size_t size)
 {
@@ -343,7 +367,7 @@ static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
     int rc = getnameinfo(sa, len, host, sizeof host, port, sizeof port,
                          NI_NUMERICHOST | NI_NUMERICSERV);
     if (rc != 0) {
-        snprintf(out, size, "?:?");
+        snprintf(out, size, "(unknown address: %s)", gai_strerror(rc));
     } else if (sa->sa_family == AF_INET6) {
         snprintf(out, size, "[%s]:%s", host, port);
     } else {
@@ -351,6 +375,9 @@ static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* O_NONBLOCK: a read, write or accept that would wait fails with EAGAIN
+ * instead. 0, or -1 with errno set. */
 static int set_nonblocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL);
@@ -360,9 +387,10 @@ static int set_nonblocking(int fd)
     return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Like CS:APP open_listenfd: try each address until one binds. Exits 1 with
  * the last error if none does. */
-static int open_listener(const char *host, const char *port)
+static int open_nonblocking_listener(const char *host, const char *port)
 {
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
@@ -372,7 +400,7 @@ static int open_listener(const char *host, const char *port)
     struct addrinfo *list;
     int rc = getaddrinfo(host, port, &hints, &list);
     if (rc != 0) {
-        fprintf(stderr, PROG ": resolve %s: %s\n", host, gai_strerror(rc));
+        fprintf(stderr, PROG ": cannot resolve %s: %s\n", host, gai_strerror(rc));
         exit(1);
     }
     int fd = -1;
@@ -397,28 +425,31 @@ static int open_listener(const char *host, const char *port)
     freeaddrinfo(list);
     if (fd < 0) {
         errno = saved;
-        die("bind %s:%s", host, port);
+        die_errno("cannot listen on %s port %s", host, port);
     }
     /* accept() on a non-blocking listener returns EAGAIN instead of
      * waiting when the client that poll() announced has already gone. */
     if (set_nonblocking(fd) < 0) {
-        die("fcntl O_NONBLOCK on the listener");
+        die_errno("fcntl O_NONBLOCK on the listener");
     }
     return fd;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "listening on ADDR:PORT", flushed (stdout may be a pipe: tests
+ * read the port from it), with the port the kernel really chose (-p 0). */
 static void announce_listener(int fd)
 {
     struct sockaddr_storage addr = {0};
     socklen_t len = sizeof addr;
     if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
-        die("getsockname");
+        die_errno("getsockname");
     }
     char text[PEER_MAX];
     format_address((struct sockaddr *)&addr, len, text, sizeof text);
     printf("listening on %s\n", text);
     if (fflush(stdout) == EOF) {
-        die("write to stdout");
+        die_errno("write to stdout");
     }
 }
 
@@ -433,6 +464,7 @@ struct buffer {
     size_t cap;
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static size_t buffer_pending(const struct buffer *b)
 {
     return b->end - b->start;
@@ -445,6 +477,7 @@ static char *buffer_bytes(const struct buffer *b)
     return b->data == NULL ? NULL : b->data + b->start;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void buffer_release(struct buffer *b)
 {
     free(b->data);
@@ -475,7 +508,7 @@ static int buffer_reserve(struct buffer *b, size_t n)
 }
 
 /* Appends n bytes; returns -1 (errno ENOMEM) if memory ran out. */
-static int buffer_append(struct buffer *b, const char *bytes, size_t n)
+static int buffer_put(struct buffer *b, const char *bytes, size_t n)
 {
     if (n == 0) {
         return 0; /* (bytes may be NULL then, which memcpy must never get) */
@@ -500,7 +533,7 @@ static int buffer_printf(struct buffer *b, const char *fmt, ...)
         errno = EOVERFLOW;
         return -1;
     }
-    return buffer_append(b, text, (size_t)n);
+    return buffer_put(b, text, (size_t)n);
 }
 
 /* Drops the first n pending bytes. */
@@ -800,16 +833,18 @@ static int parse_head(const char *head, size_t n, struct request *r)
 
 /* ---- the target: decoding and staying inside ROOT ---------------------- */
 
-static int hex_value(char ch)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* The value of one hexadecimal digit, either case; -1 for any other byte. */
+static int hex_value(char c)
 {
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0';
+    if (c >= '0' && c <= '9') {
+        return c - '0';
     }
-    if (ch >= 'a' && ch <= 'f') {
-        return ch - 'a' + 10;
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
     }
-    if (ch >= 'A' && ch <= 'F') {
-        return ch - 'A' + 10;
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
     }
     return -1;
 }
@@ -1231,7 +1266,7 @@ static int queue_listing(struct conn *c, const char *dir_path, const char *url_p
                       buffer_pending(&body)) < 0 ||
         end_head(c) < 0 ||
         (!head_only &&
-         buffer_append(&c->out, buffer_bytes(&body), buffer_pending(&body)) < 0)) {
+         buffer_put(&c->out, buffer_bytes(&body), buffer_pending(&body)) < 0)) {
         rc = -1;
     }
     buffer_release(&body);
@@ -1622,7 +1657,7 @@ static void read_from_client(struct conn *c, const struct site *site)
     if (c->state == CONN_READING && !c->head_started && c->body_to_discard == 0) {
         c->deadline = now_ms() + site->timeout_ms; /* body bytes: still idle-timed */
     }
-    if (buffer_append(&c->in, chunk, (size_t)n) < 0 || process_input(c, site) < 0) {
+    if (buffer_put(&c->in, chunk, (size_t)n) < 0 || process_input(c, site) < 0) {
         log_errno("%s: request", c->peer);
         close_connection(c);
     }
@@ -1687,6 +1722,7 @@ struct server {
     size_t pfds_cap;
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Makes room for one more connection; -1 if memory ran out. */
 static int reserve_connection(struct server *s)
 {
@@ -1741,6 +1777,7 @@ static void accept_clients(struct server *s)
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Rebuilds the poll set: the listener, then every connection. */
 static size_t fill_poll_set(struct server *s)
 {
@@ -1748,7 +1785,7 @@ static size_t fill_poll_set(struct server *s)
         size_t cap = s->cap + 1;
         struct pollfd *grown = realloc(s->pfds, cap * sizeof *grown);
         if (grown == NULL) {
-            die("poll set");
+            die_errno("poll set");
         }
         s->pfds = grown;
         s->pfds_cap = cap;
@@ -1788,6 +1825,7 @@ static void expire_connections(struct server *s, long long now)
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Removing an entry while walking the table would skip or repeat others:
  * connections are only marked CONN_CLOSED during the walk, and swept here
  * afterwards. Returns how many were removed. */
@@ -1813,7 +1851,7 @@ static void serve_forever(struct server *s)
             if (errno == EINTR) {
                 continue; /* a signal: the loop condition looks at it */
             }
-            die("poll");
+            die_errno("poll");
         }
         /* Only the connections that were in this poll set (nfds - 1):
          * accept_clients() appends new ones after them. */
@@ -1849,11 +1887,11 @@ static char *resolve_root(const char *root)
     char *resolved = realpath(root, NULL);
     struct stat st;
     if (resolved == NULL) {
-        die("root %s", root);
+        die_errno("root %s", root);
     }
     if (stat(resolved, &st) < 0 || !S_ISDIR(st.st_mode)) {
         errno = ENOTDIR;
-        die("root %s", root);
+        die_errno("root %s", root);
     }
     return resolved;
 }
@@ -1862,14 +1900,14 @@ int main(int argc, char **argv)
 {
     struct options opt = parse_options(argc, argv);
     install_signal_handlers();
-    raise_open_file_limit();
+    raise_open_file_limit_quietly();
     /* One log line per request: buffered, and written once per turn of the
      * loop (serve_forever), not with one write() per line. */
     if (setvbuf(stderr, NULL, _IOFBF, LOG_BUFFER) != 0) {
-        die("setvbuf stderr");
+        die_errno("setvbuf stderr");
     }
     char *root = resolve_root(opt.root);
-    struct server s = {.listener = open_listener(opt.host, opt.port),
+    struct server s = {.listener = open_nonblocking_listener(opt.host, opt.port),
                        .site = {.root = root, .timeout_ms = opt.timeout_ms}};
     announce_listener(s.listener);
     serve_forever(&s);

@@ -48,14 +48,19 @@
 #define PROG "rudp_recv"
 #define USAGE "usage: rudp_recv [-b ADDR] [-p PORT] [-t SECONDS] -o FILE"
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Room for an address as format_address() writes it: "[IPv6%zone]:port". */
+#define PEER_MAX 80
+
 static volatile sig_atomic_t stop_requested;
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
  * Stands in for the code a step adds: says which, and exits 1. Not static,
  * so that the compiler does not warn "defined but not used" once your last
  * step no longer calls it (delete it then, if you like).
  */
-_Noreturn void not_implemented(const char *what)
+_Noreturn int not_implemented(const char *what)
 {
     fprintf(stderr, PROG ": not implemented yet (%s)\n", what);
     exit(1);
@@ -110,6 +115,7 @@ static uint32_t crc32_update(uint32_t crc, const uint8_t *bytes, size_t n)
     not_implemented("step 1: crc32_update");
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* The checksum of a packet: its header with the checksum field zero, then
  * its payload. */
 static uint32_t packet_checksum(const uint8_t *header, const uint8_t *payload, size_t len)
@@ -120,12 +126,14 @@ static uint32_t packet_checksum(const uint8_t *header, const uint8_t *payload, s
     return crc32_update(crc, payload, len);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void put_u16(uint8_t *at, uint16_t v)
 {
     at[0] = (uint8_t)(v >> 8);
     at[1] = (uint8_t)v;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void put_u32(uint8_t *at, uint32_t v)
 {
     at[0] = (uint8_t)(v >> 24);
@@ -134,11 +142,13 @@ static void put_u32(uint8_t *at, uint32_t v)
     at[3] = (uint8_t)v;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static uint16_t get_u16(const uint8_t *at)
 {
     return (uint16_t)(at[0] << 8 | at[1]);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static uint32_t get_u32(const uint8_t *at)
 {
     return (uint32_t)at[0] << 24 | (uint32_t)at[1] << 16 | (uint32_t)at[2] << 8 | at[3];
@@ -158,6 +168,7 @@ static size_t encode_packet(const struct packet *p, uint8_t *out)
     not_implemented("step 1: encode_packet");
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* DATA carries 1 to 1200 bytes; ACK and FIN carry none. */
 static bool length_fits_type(uint8_t type, uint16_t len)
 {
@@ -194,28 +205,31 @@ static int decode_packet(const uint8_t *buf, size_t n, struct packet *p)
 enum {
     RECV_WINDOW = 1024, /* out-of-order packets kept (rudp_send's largest -w) */
     TICK_MS = 250,      /* longest wait: bounds the reaction to a signal */
-    PEER_MAX = 80,      /* "[IPv6]:port" as text */
 };
 
 #define LINGER_US 5000000LL /* how long the end is confirmed again, at most */
 
 /* ---- errors ------------------------------------------------------------ */
 
-/* Prints "rudp_recv: <message>: <strerror(errno)>" and exits 1. */
-_Noreturn static void die(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE: strerror(errno)" on stderr and exits 1. errno is
+ * saved first: the stdio calls before strerror() may change it. */
+static _Noreturn void die_errno(const char *fmt, ...)
 {
-    int saved = errno;
+    int saved_errno = errno;
     va_list ap;
     va_start(ap, fmt);
     fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
     exit(1);
 }
 
-/* The problem and the usage on one line, exit status 2. */
-_Noreturn static void usage_error(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A bad command line: prints "PROG: MESSAGE (usage: ...)", the problem and
+ * the usage on one line, and exits 2. */
+static _Noreturn void usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -235,7 +249,9 @@ struct options {
     const char *path;
 };
 
-/* A port is a number from 0 to 65535, nothing else (parsed like netcat). */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A port is a decimal number from 0 to 65535, nothing else: strtoul alone
+ * would accept " 80", "+80" and even "-1" (as a huge number). */
 static bool is_valid_port(const char *text)
 {
     if (*text < '0' || *text > '9') {
@@ -247,6 +263,7 @@ static bool is_valid_port(const char *text)
     return errno == 0 && *end == '\0' && value <= 65535;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Seconds, a positive number ("10", "0.5"), at most an hour. */
 static bool parse_seconds(const char *text, long long *us)
 {
@@ -306,41 +323,51 @@ static struct options parse_options(int argc, char **argv)
 
 /* ---- signals ----------------------------------------------------------- */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM only raise a flag (about all a handler may safely do);
+ * the main loop sees it and stops. */
 static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM raise the stop flag, without SA_RESTART: a blocked
+ * poll() returns EINTR and the loop sees the flag. SIGPIPE is ignored: a
+ * write to a peer that has gone must be an EPIPE error we handle, not a
+ * signal that kills the program. */
 static void install_signal_handlers(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
-    /* No SA_RESTART: poll() returns EINTR and the loop sees the flag. */
     sa.sa_handler = on_stop_signal;
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-        die("sigaction");
+        die_errno("sigaction");
     }
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) < 0) {
-        die("sigaction SIGPIPE");
+        die_errno("sigaction SIGPIPE");
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Microseconds on a clock that never jumps (unlike the time of day). */
 static long long now_us(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0) {
-        die("clock_gettime");
+        die_errno("clock_gettime");
     }
     return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* ---- sockets ----------------------------------------------------------- */
 
-/* "127.0.0.1:40123" or "[::1]:40123". */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Writes "127.0.0.1:40123" or "[::1]:40123" into out (numeric: no DNS
+ * lookup for a log line); an address getnameinfo() cannot print says why. */
 static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
                            size_t size)
 {
@@ -349,7 +376,7 @@ static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
     int rc = getnameinfo(sa, len, host, sizeof host, port, sizeof port,
                          NI_NUMERICHOST | NI_NUMERICSERV);
     if (rc != 0) {
-        snprintf(out, size, "?:?");
+        snprintf(out, size, "(unknown address: %s)", gai_strerror(rc));
     } else if (sa->sa_family == AF_INET6) {
         snprintf(out, size, "[%s]:%s", host, port);
     } else {
@@ -357,7 +384,14 @@ static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
     }
 }
 
-/* Like CS:APP open_listenfd, for UDP: try each address until one binds. */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/*
+ * A UDP socket bound to HOST:PORT: like CS:APP's open_listenfd, try each
+ * address getaddrinfo gives until one binds. No listen(), no accept(): UDP
+ * has no connections to wait for. And no SO_REUSEADDR: TCP servers set it
+ * to restart past TIME_WAIT, which UDP does not have; on a UDP socket it
+ * would let a second server share the port silently instead of failing.
+ */
 static int open_udp_socket(const char *host, const char *port)
 {
     struct addrinfo hints;
@@ -368,44 +402,47 @@ static int open_udp_socket(const char *host, const char *port)
     struct addrinfo *list;
     int rc = getaddrinfo(host, port, &hints, &list);
     if (rc != 0) {
-        fprintf(stderr, PROG ": resolve %s: %s\n", host, gai_strerror(rc));
+        fprintf(stderr, PROG ": cannot resolve %s: %s\n", host, gai_strerror(rc));
         exit(1);
     }
     int fd = -1;
-    int saved = 0;
+    int saved_errno = 0;
     for (struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
         if (fd < 0) {
-            saved = errno;
+            saved_errno = errno;
             continue;
         }
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
             break;
         }
-        saved = errno;
+        saved_errno = errno;
         close(fd);
         fd = -1;
     }
     freeaddrinfo(list);
     if (fd < 0) {
-        errno = saved;
-        die("bind %s:%s", host, port);
+        errno = saved_errno;
+        die_errno("cannot bind %s port %s", host, port);
     }
     return fd;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "listening on ADDR:PORT", flushed (stdout may be a pipe: tests
+ * read the port from it), with the port the kernel really chose (-p 0). */
 static void announce_listener(int fd)
 {
     struct sockaddr_storage addr = {0};
     socklen_t len = sizeof addr;
     if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
-        die("getsockname");
+        die_errno("getsockname");
     }
     char text[PEER_MAX];
     format_address((struct sockaddr *)&addr, len, text, sizeof text);
     printf("listening on %s\n", text);
     if (fflush(stdout) == EOF) {
-        die("write to stdout");
+        die_errno("write to stdout");
     }
 }
 
@@ -437,13 +474,13 @@ static void open_output(struct output *out, const char *path)
 {
     /* TODO(step 7): write to a temporary file beside FILE, never to FILE
      * itself: out->temp_path = malloc'ed "PATH.rudp-XXXXXX", out->fd =
-     * mkstemp(out->temp_path); die() if that fails. For now the bytes go
+     * mkstemp(out->temp_path); die_errno() if that fails. For now the bytes go
      * straight into FILE, so a failed transfer leaves half a file. */
     out->path = path;
     out->temp_path = NULL;
     out->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
     if (out->fd < 0) {
-        die("open %s", path);
+        die_errno("open %s", path);
     }
 }
 
@@ -476,7 +513,7 @@ _Noreturn static void abandon(struct output *out, bool with_errno, const char *w
 /* write() until every byte is taken; returns -1 on an error or a stop. A
  * stop is looked at before every write, the first one and each after a
  * short count or an EINTR, so that a stop ends a long write too. */
-static int write_all(int fd, const uint8_t *bytes, size_t n)
+static int write_until_stopped(int fd, const uint8_t *bytes, size_t n)
 {
     while (n > 0) {
         if (stop_requested) {
@@ -566,14 +603,11 @@ static void send_ack(struct receiver *r, uint32_t answered)
     }
 }
 
-/* Step 4: packets whose turn has come go to the file, in order. */
-static void deliver_in_order(struct receiver *r)
-{
-    /* TODO(step 4): while r->early[r->next % RECV_WINDOW] is present:
-     * write its payload to r->out.fd (write_all; abandon() on an error),
-     * mark it absent and move r->next on. */
-    (void)r;
-}
+/* TODO(step 4): write deliver_in_order(struct receiver *r) here: the
+ * packets whose turn has come go to the file, in order. While
+ * r->early[r->next % RECV_WINDOW] is present: write its payload to
+ * r->out.fd (write_until_stopped; abandon() on an error), mark it absent
+ * and move r->next on. */
 
 /* Steps 3 and 4: keep a new packet (even one that came early); a copy of
  * one we have, or one beyond what we can keep, changes nothing. */
@@ -588,11 +622,10 @@ static void accept_data(struct receiver *r, const struct packet *p)
      * RECV_WINDOW], then deliver_in_order().
      * For now every packet is written as it comes, and the ack says
      * "everything up to this one arrived", which is not true. */
-    if (write_all(r->out.fd, p->payload, p->len) < 0) {
+    if (write_until_stopped(r->out.fd, p->payload, p->len) < 0) {
         abandon(&r->out, true, "write the temporary file");
     }
     r->next = p->seq + 1;
-    (void)deliver_in_order;
 }
 
 /* Step 6: the FIN says where the file ends; it is complete once everything
@@ -726,7 +759,7 @@ int main(int argc, char **argv)
     install_signal_handlers();
     struct receiver r = {.early = calloc(RECV_WINDOW, sizeof(struct early))};
     if (r.early == NULL) {
-        die("calloc");
+        die_errno("calloc");
     }
     r.sock = open_udp_socket(opt.host, opt.port);
     announce_listener(r.sock);

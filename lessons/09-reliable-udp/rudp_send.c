@@ -48,12 +48,13 @@
 
 static volatile sig_atomic_t stop_requested;
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
  * Stands in for the code a step adds: says which, and exits 1. Not static,
  * so that the compiler does not warn "defined but not used" once your last
  * step no longer calls it (delete it then, if you like).
  */
-_Noreturn void not_implemented(const char *what)
+_Noreturn int not_implemented(const char *what)
 {
     fprintf(stderr, PROG ": not implemented yet (%s)\n", what);
     exit(1);
@@ -108,6 +109,7 @@ static uint32_t crc32_update(uint32_t crc, const uint8_t *bytes, size_t n)
     not_implemented("step 1: crc32_update");
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* The checksum of a packet: its header with the checksum field zero, then
  * its payload. */
 static uint32_t packet_checksum(const uint8_t *header, const uint8_t *payload, size_t len)
@@ -118,12 +120,14 @@ static uint32_t packet_checksum(const uint8_t *header, const uint8_t *payload, s
     return crc32_update(crc, payload, len);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void put_u16(uint8_t *at, uint16_t v)
 {
     at[0] = (uint8_t)(v >> 8);
     at[1] = (uint8_t)v;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void put_u32(uint8_t *at, uint32_t v)
 {
     at[0] = (uint8_t)(v >> 24);
@@ -132,11 +136,13 @@ static void put_u32(uint8_t *at, uint32_t v)
     at[3] = (uint8_t)v;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static uint16_t get_u16(const uint8_t *at)
 {
     return (uint16_t)(at[0] << 8 | at[1]);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static uint32_t get_u32(const uint8_t *at)
 {
     return (uint32_t)at[0] << 24 | (uint32_t)at[1] << 16 | (uint32_t)at[2] << 8 | at[3];
@@ -156,6 +162,7 @@ static size_t encode_packet(const struct packet *p, uint8_t *out)
     not_implemented("step 1: encode_packet");
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* DATA carries 1 to 1200 bytes; ACK and FIN carry none. */
 static bool length_fits_type(uint8_t type, uint16_t len)
 {
@@ -210,21 +217,25 @@ enum {
 
 /* ---- errors ------------------------------------------------------------ */
 
-/* Prints "rudp_send: <message>: <strerror(errno)>" and exits 1. */
-_Noreturn static void die(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE: strerror(errno)" on stderr and exits 1. errno is
+ * saved first: the stdio calls before strerror() may change it. */
+static _Noreturn void die_errno(const char *fmt, ...)
 {
-    int saved = errno;
+    int saved_errno = errno;
     va_list ap;
     va_start(ap, fmt);
     fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
     exit(1);
 }
 
-/* Like die(), for a failure that has no errno. */
-_Noreturn static void die_plain(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE" on stderr and exits 1: a failure that has no errno
+ * behind it (a bad reply, a timeout). */
+static _Noreturn void die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -235,8 +246,10 @@ _Noreturn static void die_plain(const char *fmt, ...)
     exit(1);
 }
 
-/* The problem and the usage on one line, exit status 2. */
-_Noreturn static void usage_error(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A bad command line: prints "PROG: MESSAGE (usage: ...)", the problem and
+ * the usage on one line, and exits 2. */
+static _Noreturn void usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -258,7 +271,9 @@ struct options {
     const char *path;
 };
 
-/* A port is a number from 0 to 65535, nothing else (parsed like netcat). */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A port is a decimal number from 0 to 65535, nothing else: strtoul alone
+ * would accept " 80", "+80" and even "-1" (as a huge number). */
 static bool is_valid_port(const char *text)
 {
     if (*text < '0' || *text > '9') {
@@ -270,6 +285,7 @@ static bool is_valid_port(const char *text)
     return errno == 0 && *end == '\0' && value <= 65535;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Seconds, a positive number ("10", "0.5"), at most an hour. */
 static bool parse_seconds(const char *text, long long *us)
 {
@@ -344,36 +360,44 @@ static struct options parse_options(int argc, char **argv)
 
 /* ---- signals ----------------------------------------------------------- */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM only raise a flag (about all a handler may safely do);
+ * the main loop sees it and stops. */
 static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM raise the stop flag, without SA_RESTART: a blocked
+ * poll() returns EINTR and the loop sees the flag. SIGPIPE is ignored: a
+ * write to a peer that has gone must be an EPIPE error we handle, not a
+ * signal that kills the program. */
 static void install_signal_handlers(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
-    /* No SA_RESTART: poll() returns EINTR and the loop sees the flag. */
     sa.sa_handler = on_stop_signal;
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-        die("sigaction");
+        die_errno("sigaction");
     }
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) < 0) {
-        die("sigaction SIGPIPE");
+        die_errno("sigaction SIGPIPE");
     }
 }
 
 /* ---- time -------------------------------------------------------------- */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Microseconds on a clock that never jumps (unlike the time of day). */
 static long long now_us(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0) {
-        die("clock_gettime");
+        die_errno("clock_gettime");
     }
     return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
@@ -456,7 +480,7 @@ static int open_connected_socket(const char *host, const char *port)
     struct addrinfo *list;
     int rc = getaddrinfo(host, port, &hints, &list);
     if (rc != 0) {
-        die_plain("resolve %s: %s", host, gai_strerror(rc));
+        die("cannot resolve %s: %s", host, gai_strerror(rc));
     }
     int fd = -1;
     int saved = 0;
@@ -473,7 +497,7 @@ static int open_connected_socket(const char *host, const char *port)
     freeaddrinfo(list);
     if (fd < 0) {
         errno = saved;
-        die("connect %s:%s", host, port);
+        die_errno("connect %s:%s", host, port);
     }
     return fd;
 }
@@ -518,14 +542,14 @@ static long long file_size(int file, const char *path)
 {
     struct stat st;
     if (fstat(file, &st) < 0) {
-        die("stat %s", path);
+        die_errno("stat %s", path);
     }
     if (!S_ISREG(st.st_mode)) {
-        die_plain("%s: not a regular file", path);
+        die("%s: not a regular file", path);
     }
     long long packets = ((long long)st.st_size + MAX_PAYLOAD - 1) / MAX_PAYLOAD;
     if (packets >= UINT32_MAX) {
-        die_plain("%s: too large for 32-bit sequence numbers", path);
+        die("%s: too large for 32-bit sequence numbers", path);
     }
     return (long long)st.st_size;
 }
@@ -546,10 +570,10 @@ static void read_chunk(struct sender *s, uint8_t *into, size_t len, off_t offset
             continue;
         }
         if (n < 0) {
-            die("read the file");
+            die_errno("read the file");
         }
         if (n == 0) {
-            die_plain("the file became shorter while it was sent");
+            die("the file became shorter while it was sent");
         }
         done += (size_t)n;
     }
@@ -572,7 +596,7 @@ static void transmit(struct sender *s, uint32_t seq)
         if (errno == EINTR || errno == ECONNREFUSED || errno == ENOBUFS) {
             break;
         }
-        die("send");
+        die_errno("send");
     }
     slot->sent_us = now_us();
     slot->order = ++s->sent;
@@ -693,7 +717,7 @@ static void read_acks(struct sender *s)
                 errno == ECONNREFUSED) {
                 return; /* nothing more now; a refusal: nobody there yet */
             }
-            die("recv");
+            die_errno("recv");
         }
         struct packet p;
         if (decode_packet(datagram, (size_t)n, &p) == 0) {
@@ -731,11 +755,11 @@ static int wait_ms(const struct sender *s, long long deadline, long long now)
 
 /* ---- the transfer ------------------------------------------------------ */
 
-_Noreturn static void fail_no_reply(const struct options *opt)
+_Noreturn static void die_peer_silent(const struct options *opt)
 {
     char peer[300];
     format_peer(opt, peer, sizeof peer);
-    die_plain("no reply from %s", peer);
+    die("no reply from %s", peer);
 }
 
 /* Steps 2 to 6: until the FIN is acknowledged. */
@@ -743,16 +767,16 @@ static void transfer(struct sender *s, const struct options *opt)
 {
     while (s->base <= s->last_seq) {
         /* TODO(step 2): a stop request ends the transfer: if stop_requested,
-         * die_plain("interrupted"). */
+         * die("interrupted"). */
         fill_window(s);
         long long now = now_us();
         if (now - s->heard_us >= opt->timeout_us) {
-            fail_no_reply(opt);
+            die_peer_silent(opt);
         }
         struct pollfd pfd = {.fd = s->sock, .events = POLLIN, .revents = 0};
         int ready = poll(&pfd, 1, wait_ms(s, s->heard_us + opt->timeout_us, now));
         if (ready < 0 && errno != EINTR) {
-            die("poll");
+            die_errno("poll");
         }
         if (ready > 0) {
             read_acks(s);
@@ -783,7 +807,7 @@ int main(int argc, char **argv)
     install_signal_handlers();
     int file = open(opt.path, O_RDONLY);
     if (file < 0) {
-        die("open %s", opt.path);
+        die_errno("open %s", opt.path);
     }
     struct sender s = {
         .sock = open_connected_socket(opt.host, opt.port),
@@ -796,7 +820,7 @@ int main(int argc, char **argv)
         .verbose = opt.verbose,
     };
     if (s.slots == NULL) {
-        die("calloc");
+        die_errno("calloc");
     }
     s.last_seq = count_packets(s.file_size);
     transfer(&s, &opt);

@@ -46,7 +46,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define PROGRAM_NAME "http_get"
+#define PROG "http_get"
 #define USAGE "usage: http_get [-o FILE] [-t SECONDS] [-v] URL"
 
 #define URL_MAX 8192            /* longest URL accepted (the request must fit) */
@@ -68,46 +68,67 @@ static volatile sig_atomic_t stop_requested = 0;
 
 /* ---------------------------------------------------------------------------
  * Errors: fail() prints one line "http_get: ..." and returns -1, so every
- * failure path reads `return fail(...)`. fail_errno() adds strerror(errno).
+ * failure path reads `return fail(...)` and its callers clean up (the
+ * temporary file). fail_errno() adds strerror(errno). die_errno() exits at
+ * once: only for a failure before any work began, with nothing to clean up.
  */
 
-static void vreport(int errnum, const char *fmt, va_list ap)
-{
-    fprintf(stderr, "%s: ", PROGRAM_NAME);
-    vfprintf(stderr, fmt, ap);
-    if (errnum != 0)
-        fprintf(stderr, ": %s", strerror(errnum));
-    fputc('\n', stderr);
-}
-
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE" on stderr and returns -1: for a function that must
+ * return (and let its caller clean up) instead of exiting, as in
+ * `return fail("...")`. */
 static int fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vreport(0, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static int fail_errno(const char *fmt, ...)
-{
-    int saved = errno;
-    va_list ap;
-    va_start(ap, fmt);
-    vreport(saved, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-/* A bad command line: the problem and the usage, on one line, exit 2. */
-_Noreturn static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "%s: ", PROGRAM_NAME);
-    va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (%s)\n", USAGE);
+    fputc('\n', stderr);
+    return -1;
+}
+
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Like fail(), with errno's text: prints "PROG: MESSAGE: strerror(errno)"
+ * and returns -1. */
+static int fail_errno(const char *fmt, ...)
+{
+    int saved_errno = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
+    return -1;
+}
+
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE: strerror(errno)" on stderr and exits 1. errno is
+ * saved first: the stdio calls before strerror() may change it. */
+static _Noreturn void die_errno(const char *fmt, ...)
+{
+    int saved_errno = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
+    exit(1);
+}
+
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A bad command line: prints "PROG: MESSAGE (usage: ...)", the problem and
+ * the usage on one line, and exits 2. */
+static _Noreturn void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(" (" USAGE ")\n", stderr);
     exit(2);
 }
 
@@ -134,7 +155,7 @@ static void fput_escaped(FILE *f, const char *s, size_t len)
 /* A URL we cannot use: like usage_error, quoting the URL (escaped). */
 _Noreturn static void url_error(const char *why, const char *url)
 {
-    fprintf(stderr, "%s: %s: '", PROGRAM_NAME, why);
+    fprintf(stderr, "%s: %s: '", PROG, why);
     fput_escaped(stderr, url, strlen(url) > 200 ? 200 : strlen(url));
     fprintf(stderr, "' (%s)\n", USAGE);
     exit(2);
@@ -143,7 +164,7 @@ _Noreturn static void url_error(const char *why, const char *url)
 /* Reports a protocol error that quotes a line from the server, escaped. */
 static int fail_with_line(const char *what, const char *line, size_t len)
 {
-    fprintf(stderr, "%s: %s: '", PROGRAM_NAME, what);
+    fprintf(stderr, "%s: %s: '", PROG, what);
     fput_escaped(stderr, line, len > 200 ? 200 : len);
     fputs(len > 200 ? "'...\n" : "'\n", stderr);
     return -1;
@@ -314,26 +335,35 @@ static struct options parse_options(int argc, char **argv)
  * Step 2: resolve the name and connect, trying each address in turn.
  */
 
-/* "127.0.0.1:80" or "[::1]:80", for messages. */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Writes "127.0.0.1:40123" or "[::1]:40123" into out (numeric: no DNS
+ * lookup for a log line); an address getnameinfo() cannot print says why. */
 static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
-                           size_t cap)
+                           size_t size)
 {
-    char host[64];
+    char host[64]; /* a numeric IPv6 address with a zone fits */
     char port[8];
-    if (getnameinfo(sa, len, host, sizeof host, port, sizeof port,
-                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-        snprintf(out, cap, "(unknown address)");
-        return;
+    int rc = getnameinfo(sa, len, host, sizeof host, port, sizeof port,
+                         NI_NUMERICHOST | NI_NUMERICSERV);
+    if (rc != 0) {
+        snprintf(out, size, "(unknown address: %s)", gai_strerror(rc));
+    } else if (sa->sa_family == AF_INET6) {
+        snprintf(out, size, "[%s]:%s", host, port);
+    } else {
+        snprintf(out, size, "%s:%s", host, port);
     }
-    snprintf(out, cap, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* O_NONBLOCK: a read, write or accept that would wait fails with EAGAIN
+ * instead. 0, or -1 with errno set. */
 static int set_nonblocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+    if (flags < 0) {
         return -1;
-    return 0;
+    }
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
 /*
@@ -804,7 +834,7 @@ static int check_status(const struct http_status *st)
 {
     if (st->code >= 200 && st->code <= 299)
         return 0;
-    fprintf(stderr, "%s: HTTP %d", PROGRAM_NAME, st->code);
+    fprintf(stderr, "%s: HTTP %d", PROG, st->code);
     if (st->reason_len > 0) {
         fputc(' ', stderr);
         fput_escaped(stderr, st->reason, st->reason_len);
@@ -892,7 +922,7 @@ static int find_output_file(struct output *out, const char *path, struct stat *s
  * private. A new one gets the usual 0666 minus the umask. (mkstemp made the
  * temporary file 0600.)
  */
-static mode_t output_mode(bool exists, const struct stat *st)
+static mode_t output_file_mode(bool exists, const struct stat *st)
 {
     if (exists)
         return st->st_mode & 0777;
@@ -926,7 +956,7 @@ static int output_open(struct output *out, const char *path)
         out->temp_path = NULL;
         return -1;
     }
-    if (fchmod(out->fd, output_mode(exists, &st)) < 0)
+    if (fchmod(out->fd, output_file_mode(exists, &st)) < 0)
         return fail_errno("set the mode of %s", out->temp_path);
     return 0;
 }
@@ -937,7 +967,7 @@ static int output_open(struct output *out, const char *path)
  * blocks; a stop signal ends that write early (EINTR, or a short count), and
  * the loop then looks at the flag before writing again: -1 with EINTR.
  */
-static int write_all(int fd, const char *buf, size_t len)
+static int write_output_until_stopped(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
         if (stop_requested) {
@@ -964,7 +994,7 @@ static int write_all(int fd, const char *buf, size_t len)
 static int output_write(void *ctx, const char *data, size_t len)
 {
     struct output *out = ctx;
-    if (write_all(out->fd, data, len) < 0) {
+    if (write_output_until_stopped(out->fd, data, len) < 0) {
         if (errno == EINTR)
             return fail("interrupted");
         return fail_errno("write to %s", out->temp_path ? out->temp_path : "stdout");
@@ -1103,14 +1133,19 @@ static void chunk_decoder_init(struct chunk_decoder *d)
     d->state = CHUNK_SIZE;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* The value of one hexadecimal digit, either case; -1 for any other byte. */
 static int hex_value(char c)
 {
-    if (c >= '0' && c <= '9')
+    if (c >= '0' && c <= '9') {
         return c - '0';
-    if (c >= 'a' && c <= 'f')
+    }
+    if (c >= 'a' && c <= 'f') {
         return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
+    }
+    if (c >= 'A' && c <= 'F') {
         return c - 'A' + 10;
+    }
     return -1;
 }
 
@@ -1280,29 +1315,33 @@ static int copy_body(struct conn *c, const struct response_head *head, struct ou
  * main: the lesson's steps, top to bottom.
  */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM only raise a flag (about all a handler may safely do);
+ * the main loop sees it and stops. */
 static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
 }
 
-/*
- * SIGPIPE would kill us silently when the server (or the reader of stdout)
- * goes away; ignored, write and send return EPIPE instead. SIGINT and SIGTERM
- * set a flag (no SA_RESTART, so a blocked poll returns) and the transfer
- * stops through the ordinary error path, which removes the temporary file.
- */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM raise the stop flag, without SA_RESTART: a blocked
+ * poll() returns EINTR and the loop sees the flag. SIGPIPE is ignored: a
+ * write to a peer that has gone must be an EPIPE error we handle, not a
+ * signal that kills the program. */
 static void install_signal_handlers(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
-    sa.sa_handler = SIG_IGN;
-    if (sigaction(SIGPIPE, &sa, NULL) < 0)
-        fail_errno("ignore SIGPIPE");
     sa.sa_handler = on_stop_signal;
-    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
-        fail_errno("install a signal handler");
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
+        die_errno("sigaction");
+    }
+    sa.sa_handler = SIG_IGN;
+    if (sigaction(SIGPIPE, &sa, NULL) < 0) {
+        die_errno("sigaction SIGPIPE");
+    }
 }
 
 /* Connect, send the request, read the head, check it, then the body. */

@@ -32,6 +32,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,26 +43,30 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROGRAM_NAME "hello_fork"
+#define PROG "hello_fork"
 #define USAGE "usage: hello_fork [-b ADDR] [-p PORT]"
+
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Room for an address as format_address() writes it: "[IPv6%zone]:port". */
+#define PEER_MAX 80
+
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* The longest line of the hello protocol (not counting "\r\n"): a longer
+ * one gets "Error: line too long" and the connection is closed. */
+#define LINE_LIMIT 4096
+
 #define DEFAULT_ADDR "127.0.0.1"
 #define DEFAULT_PORT "9999"
 
 /* How many finished handshakes the kernel may queue while we are busy. */
 #define LISTEN_BACKLOG 128
 
-/* The longest line the server accepts (not counting "\r\n"). */
-#define MAX_LINE_LEN 4096
 /* Room for a line plus the '\r' that may precede its '\n'. */
-#define LINE_BUF_SIZE (MAX_LINE_LEN + 1)
+#define LINE_BUF_SIZE (LINE_LIMIT + 1)
 /* "Hello, " + line + "!\n" */
-#define REPLY_BUF_SIZE (MAX_LINE_LEN + 16)
+#define REPLY_BUF_SIZE (LINE_LIMIT + 16)
 /* Bytes read from the socket at a time. */
 #define READ_BUF_SIZE 8192
-/* Numeric host and port as text, and "[host]:port". */
-#define HOST_TEXT_SIZE 128
-#define PORT_TEXT_SIZE 16
-#define ADDR_TEXT_SIZE (HOST_TEXT_SIZE + PORT_TEXT_SIZE + 4)
 
 static const char WELCOME[] = "Welcome!\n";
 static const char TOO_LONG[] = "Error: line too long\n";
@@ -71,43 +76,48 @@ static volatile sig_atomic_t stop_requested = 0;
 
 /* ---------- errors and logging ---------- */
 
-/* Prints "hello_fork: <message>: <strerror(errno)>" and exits 1. */
-static void die(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE: strerror(errno)" on stderr and exits 1. errno is
+ * saved first: the stdio calls before strerror() may change it. */
+static _Noreturn void die_errno(const char *fmt, ...)
 {
     int saved_errno = errno;
     va_list ap;
-
-    fprintf(stderr, "%s: ", PROGRAM_NAME);
     va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, ": %s\n", strerror(saved_errno));
-    exit(EXIT_FAILURE);
+    exit(1);
 }
 
-/* Prints the problem and the usage on one line and exits 2. */
-static void usage_error(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A bad command line: prints "PROG: MESSAGE (usage: ...)", the problem and
+ * the usage on one line, and exits 2. */
+static _Noreturn void usage_error(const char *fmt, ...)
 {
     va_list ap;
-
-    fprintf(stderr, "%s: ", PROGRAM_NAME);
     va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (%s)\n", USAGE);
+    fputs(" (" USAGE ")\n", stderr);
     exit(2);
 }
 
-/* Logs "hello_fork: <message>: <strerror(err)>" and carries on. */
-static void log_error(int err, const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Like die_errno() without the exit: prints "PROG: MESSAGE: strerror(errno)"
+ * and carries on, for a failure that ends one connection, not the server.
+ * (A pthread function returns its error: put it in errno first.) */
+static void log_errno(const char *fmt, ...)
 {
+    int saved_errno = errno;
     va_list ap;
-
-    fprintf(stderr, "%s: ", PROGRAM_NAME);
     va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(err));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
 }
 
 /* ---------- command line ---------- */
@@ -117,17 +127,17 @@ struct options {
     const char *port;
 };
 
-/* A port is a whole decimal number from 0 to 65535, nothing else. */
-static int is_valid_port(const char *text)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A port is a decimal number from 0 to 65535, nothing else: strtoul alone
+ * would accept " 80", "+80" and even "-1" (as a huge number). */
+static bool is_valid_port(const char *text)
 {
-    char *end;
-    unsigned long value;
-
-    if (text[0] < '0' || text[0] > '9') {
-        return 0; /* strtoul would accept " 1", "+1" and even "-1" */
+    if (*text < '0' || *text > '9') {
+        return false;
     }
+    char *end;
     errno = 0;
-    value = strtoul(text, &end, 10);
+    unsigned long value = strtoul(text, &end, 10);
     return errno == 0 && *end == '\0' && value <= 65535;
 }
 
@@ -164,51 +174,53 @@ static struct options parse_options(int argc, char **argv)
 
 /* ---------- signals (step 3: SIGCHLD) ---------- */
 
-/* A write to a connection the peer has closed must fail with EPIPE, not
- * kill the process with SIGPIPE (lesson 03). */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A write to a peer that has gone must fail with EPIPE, an error we handle,
+ * not kill the whole program with SIGPIPE. */
 static void ignore_sigpipe(void)
 {
     struct sigaction sa;
-
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGPIPE, &sa, NULL) < 0) {
-        die("sigaction SIGPIPE");
+        die_errno("sigaction SIGPIPE");
     }
 }
 
-/* SIGINT and SIGTERM only raise a flag; the accept loop stops (lesson 03). */
-static void handle_stop_signal(int sig)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM only raise a flag (about all a handler may safely do);
+ * the main loop sees it and stops. */
+static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
- * Installs the handler, then blocks SIGINT and SIGTERM: from here on they
- * can only arrive inside wait_for_client(), whose pselect() unblocks them
- * (with *wait_mask, the mask from before) for just as long as it waits.
+ * Installs on_stop_signal for SIGINT and SIGTERM, then blocks both: from
+ * here on they can only arrive inside the main loop's pselect(), which
+ * unblocks them (with *wait_mask, the mask from before) for just as long as
+ * it waits. No SA_RESTART: that pselect() must fail with EINTR when we are
+ * asked to stop, so the loop gets a chance to look at the flag.
  */
 static void install_stop_handlers(sigset_t *wait_mask)
 {
     struct sigaction sa;
-    sigset_t stop_signals;
-
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = handle_stop_signal;
+    sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
-    /* No SA_RESTART: the waiting pselect() must fail with EINTR when we
-     * are asked to stop, so the loop gets a chance to look at the flag. */
     sa.sa_flags = 0;
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-        die("sigaction SIGINT/SIGTERM");
+        die_errno("sigaction SIGINT/SIGTERM");
     }
+    sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
     if (sigprocmask(SIG_BLOCK, &stop_signals, wait_mask) < 0) {
-        die("sigprocmask");
+        die_errno("sigprocmask");
     }
 }
 
@@ -242,7 +254,7 @@ static void install_child_reaper(void)
      * goes round. SA_NOCLDSTOP: only ended children matter, not stopped ones. */
     sa.sa_flags = SA_NOCLDSTOP;
     if (sigaction(SIGCHLD, &sa, NULL) < 0) {
-        die("sigaction SIGCHLD");
+        die_errno("sigaction SIGCHLD");
     }
 }
 
@@ -256,7 +268,7 @@ static void restore_default_signals(void)
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
         sigaction(SIGCHLD, &sa, NULL) < 0) {
-        die("sigaction in child");
+        die_errno("sigaction in child");
     }
 }
 
@@ -271,19 +283,22 @@ static void block_signals(sigset_t *old)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     if (sigprocmask(SIG_BLOCK, &set, old) < 0) {
-        die("sigprocmask");
+        die_errno("sigprocmask");
     }
 }
 
 static void restore_signal_mask(const sigset_t *old)
 {
     if (sigprocmask(SIG_SETMASK, old, NULL) < 0) {
-        die("sigprocmask");
+        die_errno("sigprocmask");
     }
 }
 
 /* ---------- descriptors ---------- */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* O_NONBLOCK: a read, write or accept that would wait fails with EAGAIN
+ * instead. 0, or -1 with errno set. */
 static int set_nonblocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL);
@@ -293,8 +308,10 @@ static int set_nonblocking(int fd)
     return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* The BSDs hand the listener's O_NONBLOCK on to an accepted socket (Linux
- * does not); a child wants its reads and writes to wait. */
+ * does not); a connection served on its own (a thread, a child) wants its
+ * reads and writes to wait. */
 static int set_blocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL);
@@ -306,26 +323,28 @@ static int set_blocking(int fd)
 
 /* ---------- addresses ---------- */
 
-/* Writes "127.0.0.1:5555" or "[::1]:5555" into out. */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Writes "127.0.0.1:40123" or "[::1]:40123" into out (numeric: no DNS
+ * lookup for a log line); an address getnameinfo() cannot print says why. */
 static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
-                           size_t out_size)
+                           size_t size)
 {
-    char host[HOST_TEXT_SIZE];
-    char port[PORT_TEXT_SIZE];
+    char host[64]; /* a numeric IPv6 address with a zone fits */
+    char port[8];
     int rc = getnameinfo(sa, len, host, sizeof host, port, sizeof port,
                          NI_NUMERICHOST | NI_NUMERICSERV);
-
     if (rc != 0) {
-        snprintf(out, out_size, "(unknown address: %s)", gai_strerror(rc));
+        snprintf(out, size, "(unknown address: %s)", gai_strerror(rc));
     } else if (sa->sa_family == AF_INET6) {
-        snprintf(out, out_size, "[%s]:%s", host, port);
+        snprintf(out, size, "[%s]:%s", host, port);
     } else {
-        snprintf(out, out_size, "%s:%s", host, port);
+        snprintf(out, size, "%s:%s", host, port);
     }
 }
 
 /* ---------- listen (lesson 03) ---------- */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
  * Returns a socket listening on addr:port, trying each address getaddrinfo
  * gives until one works (like CS:APP's open_listenfd). Exits on failure.
@@ -345,9 +364,8 @@ static int open_listener(const char *addr, const char *port)
     hints.ai_flags = AI_PASSIVE;     /* an address to bind, not to connect to */
     rc = getaddrinfo(addr, port, &hints, &list);
     if (rc != 0) {
-        fprintf(stderr, "%s: cannot resolve %s: %s\n", PROGRAM_NAME, addr,
-                gai_strerror(rc));
-        exit(EXIT_FAILURE);
+        fprintf(stderr, "%s: cannot resolve %s: %s\n", PROG, addr, gai_strerror(rc));
+        exit(1);
     }
 
     for (ai = list; ai != NULL; ai = ai->ai_next) {
@@ -374,45 +392,46 @@ static int open_listener(const char *addr, const char *port)
 
     if (fd < 0) {
         errno = saved_errno;
-        die("cannot listen on %s port %s", addr, port);
+        die_errno("cannot listen on %s port %s", addr, port);
     }
     return fd;
 }
 
-/* Prints "listening on ADDR:PORT" with the port the kernel really chose. */
-static void announce_listener(int listener)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "listening on ADDR:PORT", flushed (stdout may be a pipe: tests
+ * read the port from it), with the port the kernel really chose (-p 0). */
+static void announce_listener(int fd)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char text[ADDR_TEXT_SIZE];
-
-    if (getsockname(listener, (struct sockaddr *)&ss, &len) < 0) {
-        die("getsockname");
+    struct sockaddr_storage addr = {0};
+    socklen_t len = sizeof addr;
+    if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
+        die_errno("getsockname");
     }
-    format_address((struct sockaddr *)&ss, len, text, sizeof text);
+    char text[PEER_MAX];
+    format_address((struct sockaddr *)&addr, len, text, sizeof text);
     printf("listening on %s\n", text);
-    /* stdout may be a pipe (tests, scripts): send the line now, not at exit. */
-    fflush(stdout);
+    if (fflush(stdout) == EOF) {
+        die_errno("write to stdout");
+    }
 }
 
 /* ---------- lines in, replies out (lesson 03) ---------- */
 
-/* Writes all len bytes, however many calls it takes. 0 ok, -1 error. */
-static int write_all(int fd, const void *buf, size_t len)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Writes all len bytes, however many calls it takes (like CS:APP's
+ * rio_writen): write() may take fewer bytes than asked (a full socket
+ * buffer, a signal). 0 when all are out, -1 with errno set on an error. */
+static int write_all(int fd, const char *buf, size_t len)
 {
-    const char *p = buf;
-
     while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
+        ssize_t n = write(fd, buf, len);
         if (n < 0) {
             if (errno == EINTR) {
                 continue; /* interrupted before anything was written: retry */
             }
             return -1;
         }
-        /* write may take fewer bytes than asked (a full socket buffer). */
-        p += n;
+        buf += n;
         len -= (size_t)n;
     }
     return 0;
@@ -432,6 +451,7 @@ struct line_reader {
 
 enum line_status { LINE_OK, LINE_EOF, LINE_TOO_LONG, LINE_ERROR };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void line_reader_init(struct line_reader *r, int fd)
 {
     r->fd = fd;
@@ -439,6 +459,7 @@ static void line_reader_init(struct line_reader *r, int fd)
     r->end = 0;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Refills an empty buffer: >0 bytes read, 0 end of stream, -1 error. */
 static ssize_t line_reader_fill(struct line_reader *r)
 {
@@ -458,7 +479,7 @@ static ssize_t line_reader_fill(struct line_reader *r)
  * Reads the next line into line (LINE_BUF_SIZE bytes), without its '\n' and
  * without a '\r' just before it; *len is its length (it may hold NUL bytes,
  * so it is not a C string). LINE_EOF: the stream ended (an unfinished last
- * line is dropped); LINE_TOO_LONG: more than MAX_LINE_LEN bytes.
+ * line is dropped); LINE_TOO_LONG: more than LINE_LIMIT bytes.
  */
 static enum line_status read_line(struct line_reader *r, char *line, size_t *len)
 {
@@ -495,7 +516,7 @@ static enum line_status read_line(struct line_reader *r, char *line, size_t *len
             if (used > 0 && line[used - 1] == '\r') {
                 used--;
             }
-            if (used > MAX_LINE_LEN) {
+            if (used > LINE_LIMIT) {
                 return LINE_TOO_LONG;
             }
             *len = used;
@@ -504,6 +525,7 @@ static enum line_status read_line(struct line_reader *r, char *line, size_t *len
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Sends "Hello, <line>!\n" in one write (the line may contain NUL bytes). */
 static int send_hello(int fd, const char *line, size_t len)
 {
@@ -521,11 +543,13 @@ static int send_hello(int fd, const char *line, size_t len)
     return write_all(fd, reply, n);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static int is_exit_line(const char *line, size_t len)
 {
     return len == 4 && memcmp(line, "exit", 4) == 0;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
  * Lets each reply leave the moment it is written. By default TCP follows
  * Nagle's algorithm: a small segment waits while an earlier one is not
@@ -540,10 +564,11 @@ static void send_without_delay(int fd, const char *peer)
 
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) {
         /* Only slower without it: serve the client anyway. */
-        log_error(errno, "setsockopt TCP_NODELAY for %s", peer);
+        log_errno("setsockopt TCP_NODELAY for %s", peer);
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Speaks the hello protocol on fd until the client leaves. */
 static void serve_client(int fd, const char *peer)
 {
@@ -554,7 +579,7 @@ static void serve_client(int fd, const char *peer)
     send_without_delay(fd, peer);
 
     if (write_all(fd, WELCOME, sizeof WELCOME - 1) < 0) {
-        log_error(errno, "write to %s", peer);
+        log_errno("write to %s", peer);
         return;
     }
     line_reader_init(&reader, fd);
@@ -566,12 +591,12 @@ static void serve_client(int fd, const char *peer)
         }
         if (status == LINE_ERROR) {
             /* ECONNRESET lands here: the client is gone, nothing to do. */
-            log_error(errno, "read from %s", peer);
+            log_errno("read from %s", peer);
             return;
         }
         if (status == LINE_TOO_LONG) {
             if (write_all(fd, TOO_LONG, sizeof TOO_LONG - 1) < 0) {
-                log_error(errno, "write to %s", peer);
+                log_errno("write to %s", peer);
             }
             return;
         }
@@ -579,7 +604,7 @@ static void serve_client(int fd, const char *peer)
             return;
         }
         if (send_hello(fd, line, len) < 0) {
-            log_error(errno, "write to %s", peer);
+            log_errno("write to %s", peer);
             return;
         }
     }
@@ -653,7 +678,7 @@ static void stop_children(struct child_list *children)
     forget_finished_children(children);
     for (i = 0; i < children->count; i++) {
         if (kill(children->pids[i], SIGTERM) < 0 && errno != ESRCH) {
-            log_error(errno, "kill child %ld", (long)children->pids[i]);
+            log_errno("kill child %ld", (long)children->pids[i]);
         }
     }
     /* waitpid(-1) fails with ECHILD once no child is left. */
@@ -677,7 +702,7 @@ static void serve_in_child(int listener, int fd, const char *peer, const sigset_
 
     serve_client(fd, peer);
     if (close(fd) < 0) {
-        log_error(errno, "close connection from %s", peer);
+        log_errno("close connection from %s", peer);
     }
     fprintf(stderr, "Connection from %s closed.\n", peer);
     /* _exit, not exit: the stdio buffers fork copied from the parent are
@@ -697,7 +722,7 @@ static void start_child(int listener, int fd, const char *peer,
     pid_t pid;
 
     if (make_room_for_child(children) < 0) {
-        log_error(errno, "cannot serve %s", peer);
+        log_errno("cannot serve %s", peer);
         return;
     }
     /* Until the pid is in the list, no handler may run: neither SIGCHLD
@@ -709,7 +734,7 @@ static void start_child(int listener, int fd, const char *peer,
         serve_in_child(listener, fd, peer, wait_mask);
     }
     if (pid < 0) {
-        log_error(errno, "fork for %s", peer);
+        log_errno("fork for %s", peer);
     } else {
         children->pids[children->count++] = pid;
     }
@@ -718,6 +743,7 @@ static void start_child(int listener, int fd, const char *peer,
 
 /* ---------- accept connections (lesson 03) ---------- */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
  * Out of descriptors or memory, accept() fails again at once while the
  * pending connection waits: pause a moment instead of spinning and logging.
@@ -731,9 +757,10 @@ static void pause_after_failed_accept(int err)
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
- * Waits until a client is waiting to be accepted, or a signal comes (lesson
- * 03). Checking stop_requested and then calling accept() leaves a window: a
+ * Waits until a client is waiting to be accepted, or a stop signal comes.
+ * Checking stop_requested and then calling accept() leaves a window: a
  * signal that lands between the two sets the flag, and accept() sleeps on
  * until the next client, maybe forever. Here the stop signals are blocked
  * everywhere but inside pselect(), which unblocks them (wait_mask) and starts
@@ -748,7 +775,7 @@ static int wait_for_client(int listener, const sigset_t *wait_mask)
     FD_SET(listener, &readable); /* opened first: far below FD_SETSIZE */
     if (pselect(listener + 1, &readable, NULL, NULL, NULL, wait_mask) < 0) {
         if (errno != EINTR) {
-            die("pselect");
+            die_errno("pselect");
         }
         return -1;
     }
@@ -763,12 +790,12 @@ static void serve_forever(int listener, struct child_list *children,
      * non-blocking, accept() then fails with EAGAIN instead of waiting
      * (with the stop signals blocked) for the next one. */
     if (set_nonblocking(listener) < 0) {
-        die("fcntl O_NONBLOCK on the listener");
+        die_errno("fcntl O_NONBLOCK on the listener");
     }
     while (!stop_requested) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
-        char peer[ADDR_TEXT_SIZE];
+        char peer[PEER_MAX];
         int fd;
 
         if (wait_for_client(listener, wait_mask) < 0) {
@@ -777,17 +804,18 @@ static void serve_forever(int listener, struct child_list *children,
         fd = accept(listener, (struct sockaddr *)&ss, &len);
         if (fd < 0) {
             if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
-                int err = errno; /* log_error's fprintf may change errno */
+                int err = errno; /* log_errno's fprintf may change errno */
 
                 /* e.g. EMFILE or ECONNABORTED: one failed accept must not
                  * end the service for everybody else. */
-                log_error(err, "accept");
+                errno = err;
+                log_errno("accept");
                 pause_after_failed_accept(err);
             }
             continue; /* EINTR: a signal; EAGAIN: that client left */
         }
         if (set_blocking(fd) < 0) {
-            log_error(errno, "fcntl on a new connection");
+            log_errno("fcntl on a new connection");
             close(fd);
             continue;
         }
@@ -798,7 +826,7 @@ static void serve_forever(int listener, struct child_list *children,
         /* The child has its own copy now. Ours must go, or the client never
          * sees the connection end when the child closes it. */
         if (close(fd) < 0) {
-            log_error(errno, "close connection from %s", peer);
+            log_errno("close connection from %s", peer);
         }
     }
 }

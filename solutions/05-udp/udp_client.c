@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define PROG "udp_client"
 #define USAGE "usage: udp_client [-t MS] [-r RETRIES] HOST PORT NAME..."
 
 /* Bigger than any datagram can be (65527 bytes of UDP payload at most), so
@@ -51,49 +52,53 @@ struct options {
     const char *port;
 };
 
-static _Noreturn void die(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE: strerror(errno)" on stderr and exits 1. errno is
+ * saved first: the stdio calls before strerror() may change it. */
+static _Noreturn void die_errno(const char *fmt, ...)
 {
-    int saved = errno;
+    int saved_errno = errno;
     va_list ap;
-
-    fputs("udp_client: ", stderr);
     va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
     exit(1);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A bad command line: prints "PROG: MESSAGE (usage: ...)", the problem and
+ * the usage on one line, and exits 2. */
 static _Noreturn void usage_error(const char *fmt, ...)
 {
     va_list ap;
-
-    fputs("udp_client: ", stderr);
     va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (%s)\n", USAGE);
+    fputs(" (" USAGE ")\n", stderr);
     exit(2);
 }
 
 /* The contract's last word when every try went unanswered. An IPv6 address
  * is shown in brackets so that the port stays readable. */
-static _Noreturn void fail_no_reply(const struct options *o)
+static _Noreturn void die_no_reply(const struct options *o)
 {
     if (strchr(o->host, ':') != NULL)
-        fprintf(stderr, "udp_client: no reply from [%s]:%s\n", o->host, o->port);
+        fprintf(stderr, PROG ": no reply from [%s]:%s\n", o->host, o->port);
     else
-        fprintf(stderr, "udp_client: no reply from %s:%s\n", o->host, o->port);
+        fprintf(stderr, PROG ": no reply from %s:%s\n", o->host, o->port);
     exit(1);
 }
 
 /* The server refused our datagram ("Error: datagram too long"). Shown with
  * anything unprintable replaced: network bytes never go raw to a terminal. */
-static _Noreturn void fail_server_error(const char *reply, size_t len)
+static _Noreturn void die_server_error(const char *reply, size_t len)
 {
     size_t i;
 
-    fputs("udp_client: the server says: ", stderr);
+    fputs(PROG ": the server says: ", stderr);
     for (i = 0; i < len && i < 200; i++) {
         unsigned char c = (unsigned char)reply[i];
         fputc(c >= 0x20 && c < 0x7f ? c : '?', stderr);
@@ -102,6 +107,7 @@ static _Noreturn void fail_server_error(const char *reply, size_t len)
     exit(1);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* A whole decimal number from min to max: no sign, no trailing junk, no
  * overflow (strtoul alone accepts " -1" and "12abc"). */
 static int parse_number(const char *text, unsigned long min, unsigned long max,
@@ -154,13 +160,15 @@ static void parse_options(int argc, char **argv, struct options *o)
         usage_error("bad port '%s': a number from 0 to 65535", o->port);
 }
 
-/* Milliseconds on a clock that never jumps (unlike the time of day). */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Milliseconds on a clock that never jumps (unlike the time of day): for
+ * timeouts and deadlines. */
 static long long now_ms(void)
 {
     struct timespec ts;
-
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-        die("clock_gettime");
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0) {
+        die_errno("clock_gettime");
+    }
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -171,7 +179,7 @@ static char *expected_reply(const char *name, size_t *len)
     char *text = malloc(name_len + sizeof "Hello, !");
 
     if (text == NULL)
-        die("malloc");
+        die_errno("malloc");
     memcpy(text, "Hello, ", 7);
     memcpy(text + 7, name, name_len);
     memcpy(text + 7 + name_len, "!", 2);
@@ -192,7 +200,7 @@ static int send_name(int fd, const char *name)
             continue;
         if (errno == ECONNREFUSED)
             return -1;
-        die("send");
+        die_errno("send");
     }
     /* A datagram goes whole or not at all: no partial send to loop on. */
     return 0;
@@ -208,7 +216,7 @@ static enum outcome check_reply(const char *reply, size_t len, const char *expec
                                 size_t expected_len)
 {
     if (len > 7 && memcmp(reply, "Error: ", 7) == 0)
-        fail_server_error(reply, len);
+        die_server_error(reply, len);
     if (len == expected_len && memcmp(reply, expected, len) == 0)
         return REPLIED;
     return NO_REPLY;
@@ -221,7 +229,7 @@ static void print_reply(const char *reply, size_t len)
     fwrite(reply, 1, len, stdout);
     putchar('\n');
     if (fflush(stdout) == EOF)
-        die("write to stdout");
+        die_errno("write to stdout");
 }
 
 /*
@@ -247,7 +255,7 @@ static enum outcome wait_for_reply(int fd, const char *expected, size_t expected
         if (ready < 0 && errno == EINTR)
             continue;
         if (ready < 0)
-            die("poll");
+            die_errno("poll");
         if (ready == 0)
             continue; /* the loop head checks the deadline */
         n = recv(fd, buf, sizeof buf, 0);
@@ -256,7 +264,7 @@ static enum outcome wait_for_reply(int fd, const char *expected, size_t expected
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            die("recv");
+            die_errno("recv");
         if (check_reply(buf, (size_t)n, expected, expected_len) == REPLIED) {
             print_reply(buf, (size_t)n);
             return REPLIED;
@@ -314,7 +322,7 @@ static int connect_and_ask_first(const char *name, const struct options *o)
     hints.ai_flags = AI_NUMERICSERV;
     rc = getaddrinfo(o->host, o->port, &hints, &list);
     if (rc != 0) {
-        fprintf(stderr, "udp_client: resolve %s: %s\n", o->host, gai_strerror(rc));
+        fprintf(stderr, PROG ": cannot resolve %s: %s\n", o->host, gai_strerror(rc));
         exit(1);
     }
     for (ai = list; ai != NULL && result == REFUSED; ai = ai->ai_next) {
@@ -339,10 +347,10 @@ static int connect_and_ask_first(const char *name, const struct options *o)
     freeaddrinfo(list);
     if (!asked) {
         errno = connect_errno;
-        die("connect %s:%s", o->host, o->port);
+        die_errno("connect %s:%s", o->host, o->port);
     }
     if (fd < 0)
-        fail_no_reply(o);
+        die_no_reply(o);
     return fd;
 }
 
@@ -357,7 +365,7 @@ int main(int argc, char **argv)
     for (i = optind + 3; i < argc; i++) {
         if (ask(fd, argv[i], &o) != REPLIED) {
             close(fd);
-            fail_no_reply(&o);
+            die_no_reply(&o);
         }
     }
     close(fd);

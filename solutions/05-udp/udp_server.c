@@ -28,7 +28,12 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#define PROG "udp_server"
 #define USAGE "usage: udp_server [-b ADDR] [-p PORT]"
+
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Room for an address as format_address() writes it: "[IPv6%zone]:port". */
+#define PEER_MAX 80
 
 /*
  * The largest UDP payload: the IP length field is 16 bits (65535 bytes).
@@ -49,42 +54,56 @@
 #define HELLO_SUFFIX "!"
 #define TOO_LONG_REPLY "Error: datagram too long"
 
-/* Room for a numeric host (an IPv6 address may carry a %scope suffix) and
- * a port: NI_MAXHOST and NI_MAXSERV are not POSIX. */
-#define HOST_TEXT_SIZE 128
-#define PORT_TEXT_SIZE 8
-#define ADDRESS_TEXT_SIZE (HOST_TEXT_SIZE + PORT_TEXT_SIZE + 4)
-
 /* Longest part of a datagram shown in the log (the rest is summarised). */
 #define LOG_PREVIEW 60
 
 static volatile sig_atomic_t stop_requested = 0;
 
-static _Noreturn void die(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE: strerror(errno)" on stderr and exits 1. errno is
+ * saved first: the stdio calls before strerror() may change it. */
+static _Noreturn void die_errno(const char *fmt, ...)
 {
-    int saved = errno;
+    int saved_errno = errno;
     va_list ap;
-
-    fputs("udp_server: ", stderr);
     va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
     exit(1);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Like die_errno() without the exit: prints "PROG: MESSAGE: strerror(errno)"
+ * and carries on, for a failure that ends one connection, not the server.
+ * (A pthread function returns its error: put it in errno first.) */
+static void log_errno(const char *fmt, ...)
+{
+    int saved_errno = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
+}
+
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A bad command line: prints "PROG: MESSAGE (usage: ...)", the problem and
+ * the usage on one line, and exits 2. */
 static _Noreturn void usage_error(const char *fmt, ...)
 {
     va_list ap;
-
-    fputs("udp_server: ", stderr);
     va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (%s)\n", USAGE);
+    fputs(" (" USAGE ")\n", stderr);
     exit(2);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* A port is a whole number from 0 to 65535, nothing else (no sign, no
  * trailing junk): parsed like netcat does, strtoul plus checks. */
 static int parse_port(const char *text)
@@ -101,57 +120,57 @@ static int parse_port(const char *text)
     return (int)value;
 }
 
-/* Prints ADDR:PORT (IPv6 as [ADDR]:PORT) for a socket address. */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Writes "127.0.0.1:40123" or "[::1]:40123" into out (numeric: no DNS
+ * lookup for a log line); an address getnameinfo() cannot print says why. */
 static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
-                           size_t out_size)
+                           size_t size)
 {
-    char host[HOST_TEXT_SIZE];
-    char port[PORT_TEXT_SIZE];
+    char host[64]; /* a numeric IPv6 address with a zone fits */
+    char port[8];
     int rc = getnameinfo(sa, len, host, sizeof host, port, sizeof port,
                          NI_NUMERICHOST | NI_NUMERICSERV);
-
-    if (rc != 0)
-        snprintf(out, out_size, "(unknown address: %s)", gai_strerror(rc));
-    else if (sa->sa_family == AF_INET6)
-        snprintf(out, out_size, "[%s]:%s", host, port);
-    else
-        snprintf(out, out_size, "%s:%s", host, port);
+    if (rc != 0) {
+        snprintf(out, size, "(unknown address: %s)", gai_strerror(rc));
+    } else if (sa->sa_family == AF_INET6) {
+        snprintf(out, size, "[%s]:%s", host, port);
+    } else {
+        snprintf(out, size, "%s:%s", host, port);
+    }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
- * Step 1: a UDP socket bound to ADDR:PORT. Like CS:APP's open_listenfd, try
- * each address getaddrinfo gives until one binds. No listen(), no accept():
- * UDP has no connections to wait for. And no SO_REUSEADDR: TCP servers set
- * it to restart past TIME_WAIT, which UDP does not have; on a UDP socket it
+ * A UDP socket bound to HOST:PORT: like CS:APP's open_listenfd, try each
+ * address getaddrinfo gives until one binds. No listen(), no accept(): UDP
+ * has no connections to wait for. And no SO_REUSEADDR: TCP servers set it
+ * to restart past TIME_WAIT, which UDP does not have; on a UDP socket it
  * would let a second server share the port silently instead of failing.
  */
-static int open_udp_socket(const char *addr, const char *port)
+static int open_udp_socket(const char *host, const char *port)
 {
     struct addrinfo hints;
-    struct addrinfo *list;
-    struct addrinfo *ai;
-    int fd = -1;
-    int saved_errno = 0;
-    int rc;
-
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_DGRAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-
-    rc = getaddrinfo(addr, port, &hints, &list);
+    struct addrinfo *list;
+    int rc = getaddrinfo(host, port, &hints, &list);
     if (rc != 0) {
-        fprintf(stderr, "udp_server: resolve %s: %s\n", addr, gai_strerror(rc));
+        fprintf(stderr, PROG ": cannot resolve %s: %s\n", host, gai_strerror(rc));
         exit(1);
     }
-    for (ai = list; ai != NULL; ai = ai->ai_next) {
+    int fd = -1;
+    int saved_errno = 0;
+    for (struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
         if (fd < 0) {
             saved_errno = errno;
             continue;
         }
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
             break;
+        }
         saved_errno = errno;
         close(fd);
         fd = -1;
@@ -159,64 +178,75 @@ static int open_udp_socket(const char *addr, const char *port)
     freeaddrinfo(list);
     if (fd < 0) {
         errno = saved_errno;
-        die("bind %s:%s", addr, port);
+        die_errno("cannot bind %s port %s", host, port);
     }
     return fd;
 }
 
-/* Tells the tests (and you) where we are: the port may have been chosen by
- * the kernel (-p 0), so ask the socket. Flushed: stdout may be a pipe. */
-static void print_listening(int fd)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "listening on ADDR:PORT", flushed (stdout may be a pipe: tests
+ * read the port from it), with the port the kernel really chose (-p 0). */
+static void announce_listener(int fd)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char where[ADDRESS_TEXT_SIZE];
-
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-        die("getsockname");
-    format_address((struct sockaddr *)&ss, len, where, sizeof where);
-    printf("listening on %s\n", where);
-    if (fflush(stdout) == EOF)
-        die("write to stdout");
+    struct sockaddr_storage addr = {0};
+    socklen_t len = sizeof addr;
+    if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
+        die_errno("getsockname");
+    }
+    char text[PEER_MAX];
+    format_address((struct sockaddr *)&addr, len, text, sizeof text);
+    printf("listening on %s\n", text);
+    if (fflush(stdout) == EOF) {
+        die_errno("write to stdout");
+    }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* O_NONBLOCK: a read, write or accept that would wait fails with EAGAIN
+ * instead. 0, or -1 with errno set. */
 static int set_nonblocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL);
-    if (flags < 0)
+    if (flags < 0) {
         return -1;
+    }
     return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
-static void handle_stop_signal(int sig)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM only raise a flag (about all a handler may safely do);
+ * the main loop sees it and stops. */
+static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
- * Step 4: SIGINT and SIGTERM set a flag. No SA_RESTART: the waiting
- * pselect() must return with EINTR so the loop sees the flag at once. Then
- * both are blocked: from here on they can only arrive inside
- * wait_for_datagram(), whose pselect() unblocks them (*wait_mask, the mask
- * from before) for just as long as it waits.
+ * Installs on_stop_signal for SIGINT and SIGTERM, then blocks both: from
+ * here on they can only arrive inside the main loop's pselect(), which
+ * unblocks them (with *wait_mask, the mask from before) for just as long as
+ * it waits. No SA_RESTART: that pselect() must fail with EINTR when we are
+ * asked to stop, so the loop gets a chance to look at the flag.
  */
 static void install_stop_handlers(sigset_t *wait_mask)
 {
     struct sigaction sa;
-    sigset_t stop_signals;
-
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = handle_stop_signal;
+    sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;
-    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
-        die("sigaction");
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
+        die_errno("sigaction SIGINT/SIGTERM");
+    }
+    sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &stop_signals, wait_mask) < 0)
-        die("sigprocmask");
+    if (sigprocmask(SIG_BLOCK, &stop_signals, wait_mask) < 0) {
+        die_errno("sigprocmask");
+    }
 }
 
 /*
@@ -236,7 +266,7 @@ static int wait_for_datagram(int fd, const sigset_t *wait_mask)
     FD_SET(fd, &readable); /* opened first: far below FD_SETSIZE */
     if (pselect(fd + 1, &readable, NULL, NULL, NULL, wait_mask) < 0) {
         if (errno != EINTR)
-            die("pselect");
+            die_errno("pselect");
         return -1;
     }
     return 0;
@@ -281,7 +311,7 @@ static size_t make_reply(const char *data, size_t len, size_t max_payload, char 
 static void log_datagram(const struct sockaddr_storage *sender, socklen_t sender_len,
                          const char *data, size_t len)
 {
-    char who[ADDRESS_TEXT_SIZE];
+    char who[PEER_MAX];
     char shown[LOG_PREVIEW * 4 + 1];
     size_t used = 0;
     size_t i;
@@ -313,7 +343,7 @@ static void serve(int fd, const sigset_t *wait_mask)
      * bad checksum): non-blocking, recvfrom() fails with EAGAIN instead of
      * waiting, with the stop signals blocked, for the next one. */
     if (set_nonblocking(fd) < 0)
-        die("fcntl O_NONBLOCK");
+        die_errno("fcntl O_NONBLOCK");
     while (!stop_requested) {
         struct sockaddr_storage sender;
         socklen_t sender_len = sizeof sender;
@@ -326,7 +356,7 @@ static void serve(int fd, const sigset_t *wait_mask)
         n = recvfrom(fd, data, sizeof data, 0, (struct sockaddr *)&sender, &sender_len);
         if (n < 0) {
             if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
-                fprintf(stderr, "udp_server: recvfrom: %s\n", strerror(errno));
+                log_errno("recvfrom");
             continue; /* EINTR: a signal; EAGAIN: nothing there after all */
         }
         log_datagram(&sender, sender_len, data, (size_t)n);
@@ -336,7 +366,7 @@ static void serve(int fd, const sigset_t *wait_mask)
         to = (const struct sockaddr *)&sender;
         while (sendto(fd, reply, reply_len, 0, to, sender_len) < 0) {
             if (errno != EINTR) {
-                fprintf(stderr, "udp_server: sendto: %s\n", strerror(errno));
+                log_errno("sendto");
                 break;
             }
             if (stop_requested)
@@ -376,9 +406,9 @@ int main(int argc, char **argv)
     /* Before the listening line: whoever reads it may signal us at once. */
     install_stop_handlers(&wait_mask);
     fd = open_udp_socket(addr, port);
-    print_listening(fd);
+    announce_listener(fd);
     serve(fd, &wait_mask);
-    fputs("udp_server: stopping\n", stderr);
+    fputs(PROG ": stopping\n", stderr);
     close(fd);
     return 0;
 }

@@ -43,48 +43,62 @@
 #define PROG "hello_epoll"
 #define USAGE "usage: hello_epoll [-b ADDR] [-p PORT]"
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Room for an address as format_address() writes it: "[IPv6%zone]:port". */
+#define PEER_MAX 80
+
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* The longest line of the hello protocol (not counting "\r\n"): a longer
+ * one gets "Error: line too long" and the connection is closed. */
+#define LINE_LIMIT 4096
+
 enum {
-    LINE_LIMIT = 4096,        /* longest line (without "\r\n") answered */
     OUTPUT_LIMIT = 64 * 1024, /* stop reading a client with more pending */
     READ_CHUNK = 16 * 1024,   /* bytes taken from a socket per read() */
     READ_BUDGET = 16,         /* read() calls per client per turn: fairness */
     ACCEPT_BATCH = 256,       /* accept4() calls per turn of the loop */
     MAX_EVENTS = 256,         /* readiness reports taken per epoll_pwait() */
     PAUSE_MS = 250,           /* how long accepting pauses when out of fds */
-    PEER_MAX = 80,            /* "[IPv6]:port" as text */
 };
 
 static volatile sig_atomic_t stop_requested;
 
 /* ---- errors ------------------------------------------------------------ */
 
-/* Prints "hello_epoll: <message>: <strerror(errno)>" and exits 1. */
-_Noreturn static void die(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE: strerror(errno)" on stderr and exits 1. errno is
+ * saved first: the stdio calls before strerror() may change it. */
+static _Noreturn void die_errno(const char *fmt, ...)
 {
-    int saved = errno;
+    int saved_errno = errno;
     va_list ap;
     va_start(ap, fmt);
     fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
     exit(1);
 }
 
-/* Like die(), without exiting: for failures that end one connection. */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Like die_errno() without the exit: prints "PROG: MESSAGE: strerror(errno)"
+ * and carries on, for a failure that ends one connection, not the server.
+ * (A pthread function returns its error: put it in errno first.) */
 static void log_errno(const char *fmt, ...)
 {
-    int saved = errno;
+    int saved_errno = errno;
     va_list ap;
     va_start(ap, fmt);
     fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
 }
 
-/* The problem and the usage on one line, exit status 2. */
-_Noreturn static void usage_error(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A bad command line: prints "PROG: MESSAGE (usage: ...)", the problem and
+ * the usage on one line, and exits 2. */
+static _Noreturn void usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -102,7 +116,9 @@ struct options {
     const char *port;
 };
 
-/* A port is a number from 0 to 65535, nothing else (parsed like netcat). */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A port is a decimal number from 0 to 65535, nothing else: strtoul alone
+ * would accept " 80", "+80" and even "-1" (as a huge number). */
 static bool is_valid_port(const char *text)
 {
     if (*text < '0' || *text > '9') {
@@ -145,6 +161,9 @@ static struct options parse_options(int argc, char **argv)
 
 /* ---- signals and limits ------------------------------------------------ */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM only raise a flag (about all a handler may safely do);
+ * the main loop sees it and stops. */
 static void on_stop_signal(int sig)
 {
     (void)sig;
@@ -154,27 +173,27 @@ static void on_stop_signal(int sig)
 /* Installs the handlers and blocks SIGINT and SIGTERM; *wait_mask gets the
  * mask for epoll_pwait(), which unblocks them only while waiting. A signal
  * can then never slip in between testing the flag and going to sleep. */
-static void install_signal_handlers(sigset_t *wait_mask)
+static void install_masked_signal_handlers(sigset_t *wait_mask)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = on_stop_signal;
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-        die("sigaction");
+        die_errno("sigaction");
     }
     /* A write to a client that has gone must be an EPIPE error we handle,
      * not a signal that kills the whole server. */
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) < 0) {
-        die("sigaction SIGPIPE");
+        die_errno("sigaction SIGPIPE");
     }
     sigset_t stops;
     sigemptyset(&stops);
     sigaddset(&stops, SIGINT);
     sigaddset(&stops, SIGTERM);
     if (sigprocmask(SIG_BLOCK, &stops, wait_mask) < 0) {
-        die("sigprocmask");
+        die_errno("sigprocmask");
     }
     sigdelset(wait_mask, SIGINT);
     sigdelset(wait_mask, SIGTERM);
@@ -205,7 +224,9 @@ static void raise_open_file_limit(void)
 
 /* ---- sockets ----------------------------------------------------------- */
 
-/* "127.0.0.1:40123" or "[::1]:40123". */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Writes "127.0.0.1:40123" or "[::1]:40123" into out (numeric: no DNS
+ * lookup for a log line); an address getnameinfo() cannot print says why. */
 static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
                            size_t size)
 {
@@ -214,7 +235,7 @@ static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
     int rc = getnameinfo(sa, len, host, sizeof host, port, sizeof port,
                          NI_NUMERICHOST | NI_NUMERICSERV);
     if (rc != 0) {
-        snprintf(out, size, "?:?");
+        snprintf(out, size, "(unknown address: %s)", gai_strerror(rc));
     } else if (sa->sa_family == AF_INET6) {
         snprintf(out, size, "[%s]:%s", host, port);
     } else {
@@ -224,7 +245,7 @@ static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
 
 /* Like CS:APP open_listenfd: try each address until one binds. Exits 1 with
  * the last error if none does. */
-static int open_listener(const char *host, const char *port)
+static int open_listener_for_epoll(const char *host, const char *port)
 {
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
@@ -234,7 +255,7 @@ static int open_listener(const char *host, const char *port)
     struct addrinfo *list;
     int rc = getaddrinfo(host, port, &hints, &list);
     if (rc != 0) {
-        fprintf(stderr, PROG ": resolve %s: %s\n", host, gai_strerror(rc));
+        fprintf(stderr, PROG ": cannot resolve %s: %s\n", host, gai_strerror(rc));
         exit(1);
     }
     int fd = -1;
@@ -262,23 +283,26 @@ static int open_listener(const char *host, const char *port)
     freeaddrinfo(list);
     if (fd < 0) {
         errno = saved;
-        die("bind %s:%s", host, port);
+        die_errno("cannot listen on %s port %s", host, port);
     }
     return fd;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "listening on ADDR:PORT", flushed (stdout may be a pipe: tests
+ * read the port from it), with the port the kernel really chose (-p 0). */
 static void announce_listener(int fd)
 {
     struct sockaddr_storage addr = {0};
     socklen_t len = sizeof addr;
     if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
-        die("getsockname");
+        die_errno("getsockname");
     }
     char text[PEER_MAX];
     format_address((struct sockaddr *)&addr, len, text, sizeof text);
     printf("listening on %s\n", text);
     if (fflush(stdout) == EOF) {
-        die("write to stdout");
+        die_errno("write to stdout");
     }
 }
 
@@ -293,17 +317,20 @@ struct buffer {
     size_t cap;
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static size_t buffer_pending(const struct buffer *b)
 {
     return b->end - b->start;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void buffer_release(struct buffer *b)
 {
     free(b->data);
     *b = (struct buffer){0};
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Appends n bytes; returns -1 (errno ENOMEM) if memory ran out. */
 static int buffer_append(struct buffer *b, const char *bytes, size_t n)
 {
@@ -350,11 +377,13 @@ struct conn {
     char peer[PEER_MAX];
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static int queue_text(struct conn *c, const char *text)
 {
     return buffer_append(&c->out, text, strlen(text));
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* The line was too long: say so, then close once that is sent. */
 static int reject_long_line(struct conn *c)
 {
@@ -363,6 +392,7 @@ static int reject_long_line(struct conn *c)
     return queue_text(c, "Error: line too long\n");
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* One complete line, without its "\n": queue its reply. */
 static int answer_line(struct conn *c, const char *line, size_t len)
 {
@@ -382,6 +412,7 @@ static int answer_line(struct conn *c, const char *line, size_t len)
     return queue_text(c, "!\n");
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Keeps the start of a line until its newline arrives, unless it is already
  * too long (LINE_LIMIT bytes, plus one for a '\r' that may end it). */
 static int keep_partial_line(struct conn *c, const char *bytes, size_t n)
@@ -393,6 +424,7 @@ static int keep_partial_line(struct conn *c, const char *bytes, size_t n)
     return buffer_append(&c->in, bytes, n);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* The framing: splits the bytes just read into lines (TCP keeps no message
  * boundaries: a read may hold half a line, or many) and queues a reply for
  * each complete one, in order. Returns -1 if memory ran out. */
@@ -612,7 +644,7 @@ static void pause_accepting(struct server *s, bool pause)
 {
     struct epoll_event ev = {.events = pause ? 0 : EPOLLIN, .data.ptr = NULL};
     if (epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, s->listener, &ev) < 0) {
-        die("epoll_ctl listener");
+        die_errno("epoll_ctl listener");
     }
     s->accept_paused = pause;
 }
@@ -655,7 +687,7 @@ static void serve_forever(struct server *s, const sigset_t *wait_mask)
             if (errno == EINTR) {
                 continue; /* a signal: the loop condition looks at it */
             }
-            die("epoll_pwait");
+            die_errno("epoll_pwait");
         }
         bool closed_any = false;
         for (int i = 0; i < ready; i++) {
@@ -676,12 +708,12 @@ static int open_epoll(int listener)
 {
     int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd < 0) {
-        die("epoll_create1");
+        die_errno("epoll_create1");
     }
     /* data.ptr NULL marks the listener; connections carry their struct. */
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
     if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listener, &ev) < 0) {
-        die("epoll_ctl add listener");
+        die_errno("epoll_ctl add listener");
     }
     return epoll_fd;
 }
@@ -705,9 +737,9 @@ int main(int argc, char **argv)
 {
     struct options opt = parse_options(argc, argv);
     sigset_t wait_mask;
-    install_signal_handlers(&wait_mask);
+    install_masked_signal_handlers(&wait_mask);
     raise_open_file_limit();
-    struct server s = {.listener = open_listener(opt.host, opt.port)};
+    struct server s = {.listener = open_listener_for_epoll(opt.host, opt.port)};
     announce_listener(s.listener); /* clients may connect: the backlog holds them */
     s.epoll_fd = open_epoll(s.listener);
     serve_forever(&s, &wait_mask);

@@ -59,6 +59,10 @@
 #define PROG "http_serve"
 #define USAGE "usage: http_serve [-b ADDR] [-p PORT] [-r ROOT] [-t SECONDS]"
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Room for an address as format_address() writes it: "[IPv6%zone]:port". */
+#define PEER_MAX 80
+
 enum {
     REQUEST_LINE_LIMIT = 8192,  /* longest request line (without its ending) */
     HEADER_BYTES_LIMIT = 32768, /* all header lines together */
@@ -71,7 +75,6 @@ enum {
     ACCEPT_BATCH = 256,        /* accept() calls per turn of the loop */
     TICK_MS = 250,             /* longest poll(): bounds the reaction to a signal */
     LINGER_MS = 1000,          /* reading what a client sent, before a close */
-    PEER_MAX = 80,             /* "[IPv6]:port" as text */
     LOG_LINE_MAX = 256,        /* request line in the log, escaped */
     LOG_BUFFER = 64 * 1024,    /* log lines written at once */
     DATE_MAX = 40,             /* "Sun, 06 Nov 1994 08:49:37 GMT" */
@@ -83,33 +86,40 @@ static volatile sig_atomic_t stop_requested;
 
 /* ---- errors ------------------------------------------------------------ */
 
-/* Prints "http_serve: <message>: <strerror(errno)>" and exits 1. */
-_Noreturn static void die(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE: strerror(errno)" on stderr and exits 1. errno is
+ * saved first: the stdio calls before strerror() may change it. */
+static _Noreturn void die_errno(const char *fmt, ...)
 {
-    int saved = errno;
+    int saved_errno = errno;
     va_list ap;
     va_start(ap, fmt);
     fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
     exit(1);
 }
 
-/* Like die(), without exiting: for failures that end one connection. */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Like die_errno() without the exit: prints "PROG: MESSAGE: strerror(errno)"
+ * and carries on, for a failure that ends one connection, not the server.
+ * (A pthread function returns its error: put it in errno first.) */
 static void log_errno(const char *fmt, ...)
 {
-    int saved = errno;
+    int saved_errno = errno;
     va_list ap;
     va_start(ap, fmt);
     fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
 }
 
-/* The problem and the usage on one line, exit status 2. */
-_Noreturn static void usage_error(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A bad command line: prints "PROG: MESSAGE (usage: ...)", the problem and
+ * the usage on one line, and exits 2. */
+static _Noreturn void usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -129,7 +139,9 @@ struct options {
     long timeout_ms;
 };
 
-/* A port is a number from 0 to 65535, nothing else (parsed like netcat). */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A port is a decimal number from 0 to 65535, nothing else: strtoul alone
+ * would accept " 80", "+80" and even "-1" (as a huge number). */
 static bool is_valid_port(const char *text)
 {
     if (*text < '0' || *text > '9') {
@@ -142,7 +154,7 @@ static bool is_valid_port(const char *text)
 }
 
 /* A positive number of seconds (0.5 allowed), at most a day; -1 if not. */
-static long parse_seconds(const char *text)
+static long parse_timeout_ms(const char *text)
 {
     if ((*text < '0' || *text > '9') && *text != '.') {
         return -1;
@@ -177,7 +189,7 @@ static struct options parse_options(int argc, char **argv)
             opt.root = optarg;
             break;
         case 't':
-            opt.timeout_ms = parse_seconds(optarg);
+            opt.timeout_ms = parse_timeout_ms(optarg);
             if (opt.timeout_ms < 0) {
                 usage_error("bad timeout '%s': expected a positive number of seconds",
                             optarg);
@@ -198,33 +210,38 @@ static struct options parse_options(int argc, char **argv)
 
 /* ---- signals and limits ------------------------------------------------ */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM only raise a flag (about all a handler may safely do);
+ * the main loop sees it and stops. */
 static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM raise the stop flag, without SA_RESTART: a blocked
+ * poll() returns EINTR and the loop sees the flag. SIGPIPE is ignored: a
+ * write to a peer that has gone must be an EPIPE error we handle, not a
+ * signal that kills the program. */
 static void install_signal_handlers(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
-    /* No SA_RESTART: poll() returns EINTR and the loop sees the flag. */
     sa.sa_handler = on_stop_signal;
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-        die("sigaction");
+        die_errno("sigaction");
     }
-    /* A write to a client that has gone must be an EPIPE error we handle,
-     * not a signal that kills the whole server. */
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) < 0) {
-        die("sigaction SIGPIPE");
+        die_errno("sigaction SIGPIPE");
     }
 }
 
 /* Every connection is a descriptor, and a file being sent one more: raise
  * the soft open-file limit to the hard one, as lesson 07 does. */
-static void raise_open_file_limit(void)
+static void raise_open_file_limit_quietly(void)
 {
     struct rlimit lim;
     if (getrlimit(RLIMIT_NOFILE, &lim) < 0) {
@@ -242,11 +259,15 @@ static void raise_open_file_limit(void)
 
 /* ---- time -------------------------------------------------------------- */
 
-/* Milliseconds on a clock that never jumps: for deadlines. */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Milliseconds on a clock that never jumps (unlike the time of day): for
+ * timeouts and deadlines. */
 static long long now_ms(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0) {
+        die_errno("clock_gettime");
+    }
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -320,7 +341,9 @@ static bool parse_http_date(const char *text, time_t *out)
 
 /* ---- sockets ----------------------------------------------------------- */
 
-/* "127.0.0.1:40123" or "[::1]:40123". */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Writes "127.0.0.1:40123" or "[::1]:40123" into out (numeric: no DNS
+ * lookup for a log line); an address getnameinfo() cannot print says why. */
 static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
                            size_t size)
 {
@@ -329,7 +352,7 @@ static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
     int rc = getnameinfo(sa, len, host, sizeof host, port, sizeof port,
                          NI_NUMERICHOST | NI_NUMERICSERV);
     if (rc != 0) {
-        snprintf(out, size, "?:?");
+        snprintf(out, size, "(unknown address: %s)", gai_strerror(rc));
     } else if (sa->sa_family == AF_INET6) {
         snprintf(out, size, "[%s]:%s", host, port);
     } else {
@@ -337,6 +360,9 @@ static void format_address(const struct sockaddr *sa, socklen_t len, char *out,
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* O_NONBLOCK: a read, write or accept that would wait fails with EAGAIN
+ * instead. 0, or -1 with errno set. */
 static int set_nonblocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL);
@@ -346,9 +372,10 @@ static int set_nonblocking(int fd)
     return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Like CS:APP open_listenfd: try each address until one binds. Exits 1 with
  * the last error if none does. */
-static int open_listener(const char *host, const char *port)
+static int open_nonblocking_listener(const char *host, const char *port)
 {
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
@@ -358,7 +385,7 @@ static int open_listener(const char *host, const char *port)
     struct addrinfo *list;
     int rc = getaddrinfo(host, port, &hints, &list);
     if (rc != 0) {
-        fprintf(stderr, PROG ": resolve %s: %s\n", host, gai_strerror(rc));
+        fprintf(stderr, PROG ": cannot resolve %s: %s\n", host, gai_strerror(rc));
         exit(1);
     }
     int fd = -1;
@@ -383,28 +410,31 @@ static int open_listener(const char *host, const char *port)
     freeaddrinfo(list);
     if (fd < 0) {
         errno = saved;
-        die("bind %s:%s", host, port);
+        die_errno("cannot listen on %s port %s", host, port);
     }
     /* accept() on a non-blocking listener returns EAGAIN instead of
      * waiting when the client that poll() announced has already gone. */
     if (set_nonblocking(fd) < 0) {
-        die("fcntl O_NONBLOCK on the listener");
+        die_errno("fcntl O_NONBLOCK on the listener");
     }
     return fd;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "listening on ADDR:PORT", flushed (stdout may be a pipe: tests
+ * read the port from it), with the port the kernel really chose (-p 0). */
 static void announce_listener(int fd)
 {
     struct sockaddr_storage addr = {0};
     socklen_t len = sizeof addr;
     if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
-        die("getsockname");
+        die_errno("getsockname");
     }
     char text[PEER_MAX];
     format_address((struct sockaddr *)&addr, len, text, sizeof text);
     printf("listening on %s\n", text);
     if (fflush(stdout) == EOF) {
-        die("write to stdout");
+        die_errno("write to stdout");
     }
 }
 
@@ -419,6 +449,7 @@ struct buffer {
     size_t cap;
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static size_t buffer_pending(const struct buffer *b)
 {
     return b->end - b->start;
@@ -431,6 +462,7 @@ static char *buffer_bytes(const struct buffer *b)
     return b->data == NULL ? NULL : b->data + b->start;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void buffer_release(struct buffer *b)
 {
     free(b->data);
@@ -461,7 +493,7 @@ static int buffer_reserve(struct buffer *b, size_t n)
 }
 
 /* Appends n bytes; returns -1 (errno ENOMEM) if memory ran out. */
-static int buffer_append(struct buffer *b, const char *bytes, size_t n)
+static int buffer_put(struct buffer *b, const char *bytes, size_t n)
 {
     if (n == 0) {
         return 0; /* (bytes may be NULL then, which memcpy must never get) */
@@ -486,7 +518,7 @@ static int buffer_printf(struct buffer *b, const char *fmt, ...)
         errno = EOVERFLOW;
         return -1;
     }
-    return buffer_append(b, text, (size_t)n);
+    return buffer_put(b, text, (size_t)n);
 }
 
 /* Drops the first n pending bytes. */
@@ -797,16 +829,18 @@ static int parse_head(const char *head, size_t n, struct request *r)
 
 /* ---- the target: decoding and staying inside ROOT ---------------------- */
 
-static int hex_value(char ch)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* The value of one hexadecimal digit, either case; -1 for any other byte. */
+static int hex_value(char c)
 {
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0';
+    if (c >= '0' && c <= '9') {
+        return c - '0';
     }
-    if (ch >= 'a' && ch <= 'f') {
-        return ch - 'a' + 10;
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
     }
-    if (ch >= 'A' && ch <= 'F') {
-        return ch - 'A' + 10;
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
     }
     return -1;
 }
@@ -1095,10 +1129,10 @@ static int queue_error_with(struct conn *c, int status, const char *extra, bool 
         buffer_printf(&c->out,
                       "Content-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n",
                       n) < 0 ||
-        buffer_append(&c->out, extra, strlen(extra)) < 0 || end_head(c) < 0) {
+        buffer_put(&c->out, extra, strlen(extra)) < 0 || end_head(c) < 0) {
         return -1;
     }
-    return head_only ? 0 : buffer_append(&c->out, body, (size_t)n);
+    return head_only ? 0 : buffer_put(&c->out, body, (size_t)n);
 }
 
 static int queue_error(struct conn *c, int status, bool head_only)
@@ -1114,8 +1148,8 @@ static int queue_redirect(struct conn *c, struct span path, bool head_only)
     static const char body[] =
         "<!DOCTYPE html>\n<html><body><h1>301 Moved Permanently</h1>"
         "</body></html>\n";
-    if (start_head(c, 301) < 0 || buffer_append(&c->out, "Location: ", 10) < 0 ||
-        buffer_append(&c->out, path.p, path.n) < 0 ||
+    if (start_head(c, 301) < 0 || buffer_put(&c->out, "Location: ", 10) < 0 ||
+        buffer_put(&c->out, path.p, path.n) < 0 ||
         buffer_printf(&c->out,
                       "/\r\nContent-Type: text/html; charset=utf-8\r\n"
                       "Content-Length: %zu\r\n",
@@ -1123,7 +1157,7 @@ static int queue_redirect(struct conn *c, struct span path, bool head_only)
         end_head(c) < 0) {
         return -1;
     }
-    return head_only ? 0 : buffer_append(&c->out, body, sizeof body - 1);
+    return head_only ? 0 : buffer_put(&c->out, body, sizeof body - 1);
 }
 
 /* ---- directory listings ------------------------------------------------ */
@@ -1152,8 +1186,8 @@ static int append_html_escaped(struct buffer *b, const char *name)
         default:
             break;
         }
-        int rc = entity != NULL ? buffer_append(b, entity, strlen(entity))
-                                : buffer_append(b, p, 1);
+        int rc =
+            entity != NULL ? buffer_put(b, entity, strlen(entity)) : buffer_put(b, p, 1);
         if (rc < 0) {
             return -1;
         }
@@ -1169,7 +1203,7 @@ static int append_percent_encoded(struct buffer *b, const char *name)
         bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
                      (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL;
         int rc =
-            plain ? buffer_append(b, (const char *)p, 1) : buffer_printf(b, "%%%02X", *p);
+            plain ? buffer_put(b, (const char *)p, 1) : buffer_printf(b, "%%%02X", *p);
         if (rc < 0) {
             return -1;
         }
@@ -1292,7 +1326,7 @@ static int queue_listing(struct conn *c, const char *dir_path, const char *url_p
                       buffer_pending(&body)) < 0 ||
         end_head(c) < 0 ||
         (!head_only &&
-         buffer_append(&c->out, buffer_bytes(&body), buffer_pending(&body)) < 0)) {
+         buffer_put(&c->out, buffer_bytes(&body), buffer_pending(&body)) < 0)) {
         rc = -1;
     }
     buffer_release(&body);
@@ -1733,7 +1767,7 @@ static void read_from_client(struct conn *c, const struct site *site)
     if (c->state == CONN_READING && !c->head_started && c->body_to_discard == 0) {
         c->deadline = now_ms() + site->timeout_ms; /* body bytes: still idle-timed */
     }
-    if (buffer_append(&c->in, chunk, (size_t)n) < 0 || process_input(c, site) < 0) {
+    if (buffer_put(&c->in, chunk, (size_t)n) < 0 || process_input(c, site) < 0) {
         log_errno("%s: request", c->peer);
         close_connection(c);
     }
@@ -1805,6 +1839,7 @@ struct server {
     size_t pfds_cap;
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Makes room for one more connection; -1 if memory ran out. */
 static int reserve_connection(struct server *s)
 {
@@ -1859,6 +1894,7 @@ static void accept_clients(struct server *s)
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Rebuilds the poll set: the listener, then every connection. */
 static size_t fill_poll_set(struct server *s)
 {
@@ -1866,7 +1902,7 @@ static size_t fill_poll_set(struct server *s)
         size_t cap = s->cap + 1;
         struct pollfd *grown = realloc(s->pfds, cap * sizeof *grown);
         if (grown == NULL) {
-            die("poll set");
+            die_errno("poll set");
         }
         s->pfds = grown;
         s->pfds_cap = cap;
@@ -1906,6 +1942,7 @@ static void expire_connections(struct server *s, long long now)
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Removing an entry while walking the table would skip or repeat others:
  * connections are only marked CONN_CLOSED during the walk, and swept here
  * afterwards. Returns how many were removed. */
@@ -1931,7 +1968,7 @@ static void serve_forever(struct server *s)
             if (errno == EINTR) {
                 continue; /* a signal: the loop condition looks at it */
             }
-            die("poll");
+            die_errno("poll");
         }
         /* Only the connections that were in this poll set (nfds - 1):
          * accept_clients() appends new ones after them. */
@@ -1967,11 +2004,11 @@ static char *resolve_root(const char *root)
     char *resolved = realpath(root, NULL);
     struct stat st;
     if (resolved == NULL) {
-        die("root %s", root);
+        die_errno("root %s", root);
     }
     if (stat(resolved, &st) < 0 || !S_ISDIR(st.st_mode)) {
         errno = ENOTDIR;
-        die("root %s", root);
+        die_errno("root %s", root);
     }
     return resolved;
 }
@@ -1980,14 +2017,14 @@ int main(int argc, char **argv)
 {
     struct options opt = parse_options(argc, argv);
     install_signal_handlers();
-    raise_open_file_limit();
+    raise_open_file_limit_quietly();
     /* One log line per request: buffered, and written once per turn of the
      * loop (serve_forever), not with one write() per line. */
     if (setvbuf(stderr, NULL, _IOFBF, LOG_BUFFER) != 0) {
-        die("setvbuf stderr");
+        die_errno("setvbuf stderr");
     }
     char *root = resolve_root(opt.root);
-    struct server s = {.listener = open_listener(opt.host, opt.port),
+    struct server s = {.listener = open_nonblocking_listener(opt.host, opt.port),
                        .site = {.root = root, .timeout_ms = opt.timeout_ms}};
     announce_listener(s.listener);
     serve_forever(&s);

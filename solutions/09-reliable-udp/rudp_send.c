@@ -73,6 +73,7 @@ struct packet {
     const uint8_t *payload; /* len bytes; points into the datagram */
 };
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* CRC-32 (IEEE 802.3, as in zlib and Ethernet), four bits at a time from a
  * 16-entry table: small enough to read, fast enough for 100 Mbit/s. */
 static uint32_t crc32_update(uint32_t crc, const uint8_t *bytes, size_t n)
@@ -92,6 +93,7 @@ static uint32_t crc32_update(uint32_t crc, const uint8_t *bytes, size_t n)
     return ~crc;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* The checksum of a packet: its header with the checksum field zero, then
  * its payload. */
 static uint32_t packet_checksum(const uint8_t *header, const uint8_t *payload, size_t len)
@@ -102,12 +104,14 @@ static uint32_t packet_checksum(const uint8_t *header, const uint8_t *payload, s
     return crc32_update(crc, payload, len);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void put_u16(uint8_t *at, uint16_t v)
 {
     at[0] = (uint8_t)(v >> 8);
     at[1] = (uint8_t)v;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static void put_u32(uint8_t *at, uint32_t v)
 {
     at[0] = (uint8_t)(v >> 24);
@@ -116,16 +120,19 @@ static void put_u32(uint8_t *at, uint32_t v)
     at[3] = (uint8_t)v;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static uint16_t get_u16(const uint8_t *at)
 {
     return (uint16_t)(at[0] << 8 | at[1]);
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 static uint32_t get_u32(const uint8_t *at)
 {
     return (uint32_t)at[0] << 24 | (uint32_t)at[1] << 16 | (uint32_t)at[2] << 8 | at[3];
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Writes p into out (MAX_PACKET bytes at least); returns its size. */
 static size_t encode_packet(const struct packet *p, uint8_t *out)
 {
@@ -140,6 +147,7 @@ static size_t encode_packet(const struct packet *p, uint8_t *out)
     return HEADER_SIZE + (size_t)p->len;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* DATA carries 1 to 1200 bytes; ACK and FIN carry none. */
 static bool length_fits_type(uint8_t type, uint16_t len)
 {
@@ -154,6 +162,7 @@ static bool length_fits_type(uint8_t type, uint16_t len)
     }
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Reads a datagram of n bytes into p. Returns -1 for anything that is not
  * a well-formed packet whose checksum holds: the caller drops it. */
 static int decode_packet(const uint8_t *buf, size_t n, struct packet *p)
@@ -195,21 +204,25 @@ enum {
 
 /* ---- errors ------------------------------------------------------------ */
 
-/* Prints "rudp_send: <message>: <strerror(errno)>" and exits 1. */
-_Noreturn static void die(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE: strerror(errno)" on stderr and exits 1. errno is
+ * saved first: the stdio calls before strerror() may change it. */
+static _Noreturn void die_errno(const char *fmt, ...)
 {
-    int saved = errno;
+    int saved_errno = errno;
     va_list ap;
     va_start(ap, fmt);
     fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", strerror(saved));
+    fprintf(stderr, ": %s\n", strerror(saved_errno));
     exit(1);
 }
 
-/* Like die(), for a failure that has no errno. */
-_Noreturn static void die_plain(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* Prints "PROG: MESSAGE" on stderr and exits 1: a failure that has no errno
+ * behind it (a bad reply, a timeout). */
+static _Noreturn void die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -220,8 +233,10 @@ _Noreturn static void die_plain(const char *fmt, ...)
     exit(1);
 }
 
-/* The problem and the usage on one line, exit status 2. */
-_Noreturn static void usage_error(const char *fmt, ...)
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A bad command line: prints "PROG: MESSAGE (usage: ...)", the problem and
+ * the usage on one line, and exits 2. */
+static _Noreturn void usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -243,7 +258,9 @@ struct options {
     const char *path;
 };
 
-/* A port is a number from 0 to 65535, nothing else (parsed like netcat). */
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* A port is a decimal number from 0 to 65535, nothing else: strtoul alone
+ * would accept " 80", "+80" and even "-1" (as a huge number). */
 static bool is_valid_port(const char *text)
 {
     if (*text < '0' || *text > '9') {
@@ -255,6 +272,7 @@ static bool is_valid_port(const char *text)
     return errno == 0 && *end == '\0' && value <= 65535;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Seconds, a positive number ("10", "0.5"), at most an hour. */
 static bool parse_seconds(const char *text, long long *us)
 {
@@ -329,36 +347,44 @@ static struct options parse_options(int argc, char **argv)
 
 /* ---- signals ----------------------------------------------------------- */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM only raise a flag (about all a handler may safely do);
+ * the main loop sees it and stops. */
 static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
+/* SIGINT and SIGTERM raise the stop flag, without SA_RESTART: a blocked
+ * poll() returns EINTR and the loop sees the flag. SIGPIPE is ignored: a
+ * write to a peer that has gone must be an EPIPE error we handle, not a
+ * signal that kills the program. */
 static void install_signal_handlers(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
-    /* No SA_RESTART: poll() returns EINTR and the loop sees the flag. */
     sa.sa_handler = on_stop_signal;
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-        die("sigaction");
+        die_errno("sigaction");
     }
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) < 0) {
-        die("sigaction SIGPIPE");
+        die_errno("sigaction SIGPIPE");
     }
 }
 
 /* ---- time -------------------------------------------------------------- */
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Microseconds on a clock that never jumps (unlike the time of day). */
 static long long now_us(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0) {
-        die("clock_gettime");
+        die_errno("clock_gettime");
     }
     return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
@@ -442,7 +468,7 @@ static int open_connected_socket(const char *host, const char *port)
     struct addrinfo *list;
     int rc = getaddrinfo(host, port, &hints, &list);
     if (rc != 0) {
-        die_plain("resolve %s: %s", host, gai_strerror(rc));
+        die("cannot resolve %s: %s", host, gai_strerror(rc));
     }
     int fd = -1;
     int saved = 0;
@@ -459,7 +485,7 @@ static int open_connected_socket(const char *host, const char *port)
     freeaddrinfo(list);
     if (fd < 0) {
         errno = saved;
-        die("connect %s:%s", host, port);
+        die_errno("connect %s:%s", host, port);
     }
     return fd;
 }
@@ -504,14 +530,14 @@ static long long file_size(int file, const char *path)
 {
     struct stat st;
     if (fstat(file, &st) < 0) {
-        die("stat %s", path);
+        die_errno("stat %s", path);
     }
     if (!S_ISREG(st.st_mode)) {
-        die_plain("%s: not a regular file", path);
+        die("%s: not a regular file", path);
     }
     long long packets = ((long long)st.st_size + MAX_PAYLOAD - 1) / MAX_PAYLOAD;
     if (packets >= UINT32_MAX) {
-        die_plain("%s: too large for 32-bit sequence numbers", path);
+        die("%s: too large for 32-bit sequence numbers", path);
     }
     return (long long)st.st_size;
 }
@@ -532,10 +558,10 @@ static void read_chunk(struct sender *s, uint8_t *into, size_t len, off_t offset
             continue;
         }
         if (n < 0) {
-            die("read the file");
+            die_errno("read the file");
         }
         if (n == 0) {
-            die_plain("the file became shorter while it was sent");
+            die("the file became shorter while it was sent");
         }
         done += (size_t)n;
     }
@@ -558,7 +584,7 @@ static void transmit(struct sender *s, uint32_t seq)
         if (errno == EINTR || errno == ECONNREFUSED || errno == ENOBUFS) {
             break;
         }
-        die("send");
+        die_errno("send");
     }
     slot->sent_us = now_us();
     slot->order = ++s->sent;
@@ -677,7 +703,7 @@ static void read_acks(struct sender *s)
                 errno == ECONNREFUSED) {
                 return; /* nothing more now; a refusal: nobody there yet */
             }
-            die("recv");
+            die_errno("recv");
         }
         struct packet p;
         if (decode_packet(datagram, (size_t)n, &p) == 0) {
@@ -715,11 +741,11 @@ static int wait_ms(const struct sender *s, long long deadline, long long now)
 
 /* ---- the transfer ------------------------------------------------------ */
 
-_Noreturn static void fail_no_reply(const struct options *opt)
+_Noreturn static void die_peer_silent(const struct options *opt)
 {
     char peer[300];
     format_peer(opt, peer, sizeof peer);
-    die_plain("no reply from %s", peer);
+    die("no reply from %s", peer);
 }
 
 /* Steps 2 to 6: until the FIN is acknowledged. */
@@ -727,17 +753,17 @@ static void transfer(struct sender *s, const struct options *opt)
 {
     while (s->base <= s->last_seq) {
         if (stop_requested) {
-            die_plain("interrupted");
+            die("interrupted");
         }
         fill_window(s);
         long long now = now_us();
         if (now - s->heard_us >= opt->timeout_us) {
-            fail_no_reply(opt);
+            die_peer_silent(opt);
         }
         struct pollfd pfd = {.fd = s->sock, .events = POLLIN, .revents = 0};
         int ready = poll(&pfd, 1, wait_ms(s, s->heard_us + opt->timeout_us, now));
         if (ready < 0 && errno != EINTR) {
-            die("poll");
+            die_errno("poll");
         }
         if (ready > 0) {
             read_acks(s);
@@ -767,7 +793,7 @@ static void say_done(struct sender *s)
                 return; /* a stop: the receiver's linger ends it anyway */
             }
             if (errno != ECONNREFUSED) {
-                die("send");
+                die_errno("send");
             }
             break; /* nobody there any more: nothing to say */
         }
@@ -780,7 +806,7 @@ int main(int argc, char **argv)
     install_signal_handlers();
     int file = open(opt.path, O_RDONLY);
     if (file < 0) {
-        die("open %s", opt.path);
+        die_errno("open %s", opt.path);
     }
     struct sender s = {
         .sock = open_connected_socket(opt.host, opt.port),
@@ -793,7 +819,7 @@ int main(int argc, char **argv)
         .verbose = opt.verbose,
     };
     if (s.slots == NULL) {
-        die("calloc");
+        die_errno("calloc");
     }
     s.last_seq = count_packets(s.file_size);
     transfer(&s, &opt);

@@ -403,11 +403,11 @@ static void raise_open_file_limit(long conns)
 {
     struct rlimit lim;
     if (getrlimit(RLIMIT_NOFILE, &lim) < 0) {
-        fail_errno("getrlimit");
+        die_errno("getrlimit");
     }
     lim.rlim_cur = lim.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &lim) < 0) {
-        fail_errno("setrlimit");
+        die_errno("setrlimit");
     }
     if (lim.rlim_cur != RLIM_INFINITY && (rlim_t)conns + 16 > lim.rlim_cur) {
         fprintf(stderr,
@@ -422,7 +422,7 @@ static void wait_and_dispatch(struct run *r, int timeout_ms)
     struct epoll_event events[MAX_EVENTS];
     int n = epoll_wait(r->epoll_fd, events, MAX_EVENTS, timeout_ms);
     if (n < 0 && errno != EINTR) {
-        fail_errno("epoll_wait");
+        die_errno("epoll_wait");
     }
     for (int i = 0; i < n; i++) {
         struct client *c = events[i].data.ptr;
@@ -476,7 +476,7 @@ static int run_hold(struct run *r, const struct addrinfo *ai)
     printf("held=%ld answered=%ld errors=%ld seconds=%.2f\n", held, r->answered,
            r->errors, (double)(now_ns() - start) / 1e9);
     if (fflush(stdout) == EOF) {
-        fail_errno("write to stdout");
+        die_errno("write to stdout");
     }
     uint64_t leave = now_ns() + (uint64_t)r->stay * 1000000000u;
     while (now_ns() < leave) {
@@ -554,14 +554,14 @@ int main(int argc, char **argv)
     r.clients = calloc((size_t)r.conns, sizeof *r.clients);
     r.histogram = calloc(FINE_BUCKETS + COARSE_BUCKETS, sizeof *r.histogram);
     if (r.clients == NULL || r.histogram == NULL) {
-        fail_errno("calloc");
+        die_errno("calloc");
     }
     for (long i = 0; i < r.conns; i++) {
         r.clients[i].fd = -1;
     }
     r.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (r.epoll_fd < 0) {
-        fail_errno("epoll_create1");
+        die_errno("epoll_create1");
     }
     int status = r.hold ? run_hold(&r, ai) : run_load(&r, ai);
     for (long i = 0; i < r.conns; i++) {

@@ -133,11 +133,11 @@ static void install_signal_handlers(void)
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) < 0) {
-        fail_errno("sigaction SIGPIPE");
+        die_errno("sigaction SIGPIPE");
     }
     sa.sa_handler = handle_stop_signal;
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-        fail_errno("sigaction SIGINT/SIGTERM");
+        die_errno("sigaction SIGINT/SIGTERM");
     }
 }
 
@@ -164,7 +164,7 @@ static int listen_on(const char *addr, const char *port)
 
     freeaddrinfo(list);
     if (fd < 0) {
-        fail_errno("cannot listen on %s port %s", addr, port);
+        die_errno("cannot listen on %s port %s", addr, port);
     }
     return fd;
 }
@@ -357,7 +357,7 @@ int main(int argc, char **argv)
 
     install_signal_handlers();
     listener = listen_on(opt.addr, opt.port);
-    print_listening(listener);
+    announce_listener(listener);
     serve_forever(listener);
     close(listener);
     return EXIT_SUCCESS;

@@ -76,7 +76,7 @@ int main(int argc, char **argv)
     double start = now_seconds();
     pid_t pid = fork();
     if (pid < 0)
-        fail_errno("fork");
+        die_errno("fork");
     if (pid == 0) {
         execvp(argv[argi], argv + argi);
         fprintf(stderr, "%s: run %s: %s\n", PROG, argv[argi], strerror(errno));
@@ -87,17 +87,17 @@ int main(int argc, char **argv)
     memset(&ru, 0, sizeof ru);
     while (waitpid(pid, &wstatus, 0) < 0) {
         if (errno != EINTR)
-            fail_errno("waitpid");
+            die_errno("waitpid");
     }
     if (getrusage(RUSAGE_CHILDREN, &ru) < 0)
-        fail_errno("getrusage");
+        die_errno("getrusage");
     double wall = now_seconds() - start;
     int code = exit_code_of(wstatus);
     FILE *report = report_path ? fopen(report_path, "w") : stderr;
     if (report == NULL)
-        fail_errno("%s", report_path);
+        die_errno("%s", report_path);
     fprintf(report, "%.3f %ld %d\n", wall, peak_rss_kib(&ru), code);
     if (report != stderr && fclose(report) != 0)
-        fail_errno("%s", report_path);
+        die_errno("%s", report_path);
     return code;
 }

@@ -19,6 +19,10 @@
 #   yamllint      every YAML file (the CI templates in docs/), with .yamllint
 #   twins         every page with a Chinese twin (PAGE.zh-CN.md) is in step
 #                 with it: tests/gates/twins.sh (whole repository only)
+#   shared        every copy of a helper the references share (marked
+#                 "/* Shared: ... */") says the same, and the error
+#                 vocabulary of docs/contract.md is the only one:
+#                 tests/gates/shared_helpers.sh (whole repository only)
 #
 # Mutants (tests/mutants/) are patches, not C files: nothing to check there.
 # The starters in lessons/ are only formatted.
@@ -314,6 +318,22 @@ run_twins() {
     fi
 }
 
+# ---- shared helpers --------------------------------------------------------
+
+# Runs only on the whole repository: it compares copies across lessons.
+run_shared_helpers() {
+    [ "$#" -eq 0 ] || return 0
+    [ -f "$root/tests/gates/shared_helpers.sh" ] || return 0
+    ran=$((ran + 1))
+    note ""
+    note "== bash tests/gates/shared_helpers.sh"
+    if bash "$root/tests/gates/shared_helpers.sh"; then
+        record shared ok "every copy of each shared helper alike"
+    else
+        record shared FAIL "two copies of a shared helper differ, or one is unmarked"
+    fi
+}
+
 start=$SECONDS
 run_clang_format
 run_cppcheck
@@ -321,6 +341,7 @@ run_clang_tidy
 run_shellcheck
 run_yamllint
 run_twins "$@"
+run_shared_helpers "$@"
 
 note ""
 note "lint summary ($((SECONDS - start)) s):"

@@ -11,8 +11,8 @@
 #   bash tests/gates/planted/plant.sh              all three
 #   KEEP=1 bash tests/gates/planted/plant.sh ...   keep the copy to look at it
 #
-# oob-write: hello_threads (lesson 03) gets a line buffer of MAX_LINE_LEN
-#   bytes instead of LINE_BUF_SIZE (= MAX_LINE_LEN + 1, room for the '\r'
+# oob-write: hello_threads (lesson 03) gets a line buffer of LINE_LIMIT
+#   bytes instead of LINE_BUF_SIZE (= LINE_LIMIT + 1, room for the '\r'
 #   of "\r\n"): a 4097-byte line then writes one byte past the buffer. The
 #   ordinary tests cannot see it (the byte lands in the next stack slot and
 #   the reply is right); `make check SANITIZE=1` (AddressSanitizer) and the
@@ -104,7 +104,7 @@ expect_success() {
 demo_oob_write() {
     say "oob-write: a one-byte stack buffer overflow in $target"
     copy_repo
-    plant "$target" 's/(static void serve_client\(int fd, const char \*peer\)\n\{\n(?:.*\n)*?    char line\[)LINE_BUF_SIZE\]/${1}MAX_LINE_LEN]/' \
+    plant "$target" 's/(static void serve_client\(int fd, const char \*peer\)\n\{\n(?:.*\n)*?    char line\[)LINE_BUF_SIZE\]/${1}LINE_LIMIT]/' \
         "the line buffer forgets the byte for the '\\r' of \"\\r\\n\""
 
     say "the ordinary tests, without sanitizers"
@@ -130,7 +130,7 @@ demo_oob_write() {
 demo_fd_leak() {
     say "fd-leak: one descriptor leaked per connection in $target"
     copy_repo
-    plant "$target" 's/\n    if \(close\(conn->fd\) < 0\) \{\n        log_error\(errno, "close connection from %s", conn->peer\);\n    \}\n/\n    shutdown(conn->fd, SHUT_RDWR); \/* ends the connection, but the descriptor stays open *\/\n/' \
+    plant "$target" 's/\n    if \(close\(conn->fd\) < 0\) \{\n        log_errno\("close connection from %s", conn->peer\);\n    \}\n/\n    shutdown(conn->fd, SHUT_RDWR); \/* ends the connection, but the descriptor stays open *\/\n/' \
         "shutdown() instead of close(): the client sees the end, the descriptor leaks"
 
     say "the lesson's tests (the leak test reads /proc/PID/fd)"
