@@ -7,6 +7,7 @@
 : "${SOCKSTEP_ROOT:=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}"
 export SOCKSTEP_ROOT
 load '../lib/common'
+load_assertions
 
 # tree_copy: what the check reads, in $COPY.
 tree_copy() {
