@@ -84,10 +84,11 @@ set_url() {
 # to $BODY (bytes kept exactly), stderr to $ERRORS; sets GOT_STATUS,
 # GOT_ERR (stderr text), GOT_SECONDS (wall time) and RAN (for messages).
 get() {
-    local started=${EPOCHREALTIME/,/.}
+    local started
+    started=$(now_ms)
     GOT_STATUS=0
     timeout "$GET_SECONDS" "${GET_PREFIX[@]}" "$GET" "$@" >"$BODY" 2>"$ERRORS" || GOT_STATUS=$?
-    GOT_SECONDS=$(awk -v a="$started" -v b="${EPOCHREALTIME/,/.}" 'BEGIN { printf "%.2f", b - a }')
+    GOT_SECONDS=$(awk -v a="$started" -v b="$(now_ms)" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
     GOT_ERR=$(cat "$ERRORS")
     RAN="http_get $*; ${SERVED:-no server}"
 }
@@ -313,7 +314,7 @@ DRIBBLED=$'HTTP/1.1 200 OK\r\nServer: dribble\r\nContent-Length: 10\r\n\r\nhello
     getter=$BG_PID
     # The SYN of the first connect() is out when the kernel shows SYN-SENT.
     wait_until 5 test -n "$(ip netns exec "$NETNS" ss -Htn state syn-sent 2>/dev/null)" || true
-    started=${EPOCHREALTIME/,/.}
+    started=$(now_ms)
     kill -s TERM "$getter"
     if ! wait_exit "$getter" 3; then
         report_mismatch "$RAN" "the end within 1 s, exit 1, 'interrupted'" \
@@ -321,7 +322,7 @@ DRIBBLED=$'HTTP/1.1 200 OK\r\nServer: dribble\r\nContent-Length: 10\r\n\r\nhello
             "after the stop interrupted one connect, the loop went on to the next address: look at stop_requested after each failed address and stop there: see step 2"
         return 1
     fi
-    elapsed=$(awk -v a="$started" -v b="${EPOCHREALTIME/,/.}" 'BEGIN { printf "%.2f", b - a }')
+    elapsed=$(awk -v a="$started" -v b="$(now_ms)" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
     GOT_STATUS=$EXIT_STATUS
     GOT_SECONDS=$elapsed
     GOT_ERR=$(cat "$BG_ERR")

@@ -163,7 +163,7 @@ find_free_port() {
     run_client ::1 "$SERVER_PORT"
     wait_until 2 grep -q 'Accept new connection from \[::1\]' "$SERVER_ERR" ||
         report_mismatch "$SENT" "a connection to [::1]:$SERVER_PORT" "$(describe_run)" \
-            "the address is not resolved with getaddrinfo (AF_UNSPEC), or only AF_INET is tried: see step 1 of the lesson"
+            "the address is not resolved with getaddrinfo (AF_UNSPEC), or only its IPv4 addresses are tried: see step 1 of the lesson"
 }
 
 @test "step 1: connects to localhost (a name, not an address)" {

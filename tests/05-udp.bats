@@ -27,10 +27,6 @@ teardown() {
 
 # --------------------------------------------------------------- helpers
 
-now_ms() {
-    echo $(($(date +%s%N) / 1000000))
-}
-
 start_udp_server() {
     start_server "$(program udp_server)" -p 0
 }
@@ -320,7 +316,7 @@ datagrams_seen() {
         if [[ $status -ne 2 || $(printf '%s\n' "$stderr" | wc -l) -ne 1 || -z $stderr ]]; then
             report_mismatch "udp_client $args" "exit 2 and one line with the usage" \
                 "exit $status, stderr '$stderr'" \
-                "parse -t and -r strictly (strtoul, end pointer, range): see main"
+                "the option parsing is given in the starter: -t and -r take a number, nothing after it, in range (if you changed main, compare it with the committed starter)"
         fi
     done
 }

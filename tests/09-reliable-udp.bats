@@ -34,10 +34,6 @@ setup() {
 
 # --------------------------------------------------------------- helpers
 
-now_ms() {
-    echo $(($(date +%s%N) / 1000000))
-}
-
 # random_file SIZE PATH: SIZE random bytes (20 MiB ones are made once).
 random_file() {
     local cached="$BATS_FILE_TMPDIR/random.$1"
