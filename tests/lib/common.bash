@@ -118,6 +118,13 @@ start_server() {
     SERVER_ERR="$dir/server$n.err"
     _launch "$SERVER_OUT" "$SERVER_ERR" "$@"
     SERVER_PID=$_LAUNCHED_PID
+    # A program under test, or one of the lab's peers (a client lesson's
+    # fake server): only the first one's end is news in a failure.
+    SERVER_UNDER_TEST=0
+    local word
+    for word in "$@"; do
+        [[ $word != "$SOCKSTEP_PROGRAMS"/* ]] || SERVER_UNDER_TEST=1
+    done
     deadline=$((SECONDS + SOCKSTEP_START_SECONDS))
     while :; do
         line=$(grep -m1 '^listening on ' "$SERVER_OUT" 2>/dev/null) || true
@@ -170,8 +177,14 @@ _server_start_failed() {
 }
 
 # wait_exit PID SECONDS: waits for a background process to end; sets
-# EXIT_STATUS. Returns 1 if it is still running at the deadline.
+# EXIT_STATUS. Returns 1 if it is still running at the deadline. (Bash's
+# notice of a job killed by a signal, "Killed ...", would come out in the
+# middle of a failure message: it goes nowhere.)
 wait_exit() {
+    _wait_exit "$@" 2>/dev/null
+}
+
+_wait_exit() {
     local pid=$1 deadline
     deadline=$(($(date +%s) + $2))
     while is_running "$pid"; do
@@ -208,7 +221,12 @@ _reap() {
 signal_process() {
     is_running "$1" || return 1
     : >"$(_tmpdir)/signalled.$1"
-    kill -s "$2" "$1" 2>/dev/null || true
+    if [[ $2 == KILL || $2 == 9 ]]; then
+        # Reaped at once, so that bash's "Killed" notice goes nowhere.
+        { kill -s KILL "$1" && wait_exit "$1" 3; } 2>/dev/null || true
+    else
+        kill -s "$2" "$1" 2>/dev/null || true
+    fi
 }
 
 # stop_process PID [SIGNAL]: sends SIGNAL (default TERM) and waits up to 3 s;
@@ -217,8 +235,7 @@ stop_process() {
     local pid=$1 signal=${2:-TERM}
     signal_process "$pid" "$signal" || true
     if ! wait_exit "$pid" 3; then
-        kill -s KILL "$pid" 2>/dev/null || true
-        wait_exit "$pid" 3 || true
+        { kill -s KILL "$pid" && wait_exit "$pid" 3; } 2>/dev/null || true
         return 1
     fi
 }
@@ -228,16 +245,17 @@ stop_process() {
 # was about to do).
 signal_server() {
     signal_process "$SERVER_PID" "$1" && return 0
-    report_mismatch "$2" "the server still running, to receive SIG$1"         "it had already ended"         "the server must keep running until it is stopped"
+    report_mismatch "$2" "the server still running, to receive SIG$1" "it had already ended" \
+        "the server must keep running until it is stopped"
 }
 
-# server_exit_note: when the server under test (SERVER_PID) has ended and
-# the test did not stop it (or the starter's "not implemented yet" did),
-# prints "the server exited with status S: stderr '...'" (the last 300 bytes
-# of its stderr) and returns 0; returns 1 and prints nothing while it runs,
-# or when the test stopped it.
+# server_exit_note: when the server under test (SERVER_PID, a program of
+# SOCKSTEP_PROGRAMS) has ended and the test did not stop it (or the
+# starter's "not implemented yet" did), prints "the server exited with
+# status S: stderr '...'" (the last 300 bytes of its stderr) and returns 0;
+# returns 1 and prints nothing while it runs, or when the test stopped it.
 server_exit_note() {
-    [[ -n ${SERVER_PID:-} ]] || return 1
+    [[ -n ${SERVER_PID:-} && ${SERVER_UNDER_TEST:-0} == 1 ]] || return 1
     ! is_running "$SERVER_PID" || return 1
     # Stopped by the test: its end is no news, unless the starter ended it.
     if [[ -e "$(_tmpdir)/signalled.$SERVER_PID" ]]; then
@@ -256,8 +274,13 @@ server_exit_note() {
     printf "%s: stderr '%s'\n" "$how" "$stderr"
 }
 
-# _likely_cause CAUSE: the "likely cause" line (and, when the server under
-# test ended on its own, a "server:" line before it, which says how).
+# What the starters print at a step still to write: "not implemented yet (STEP)".
+_NOT_IMPLEMENTED='not implemented yet \(([^)]*)\)'
+
+# _likely_cause CAUSE [GOT]: the "likely cause" line (and, when the server
+# under test ended on its own, a "server:" line before it, which says how).
+# When the server, or the program whose output GOT is, stopped at the
+# starter's "not implemented yet (STEP)", that step is the cause.
 _likely_cause() {
     local note step
     if note=$(server_exit_note); then
@@ -270,6 +293,8 @@ _likely_cause() {
         else
             echo "likely cause: the server ended during the test: its stderr above says why"
         fi
+    elif [[ ${2:-} =~ $_NOT_IMPLEMENTED ]]; then
+        echo "likely cause: the starter stops at a part still to write (${BASH_REMATCH[1]}): write that step first"
     elif [[ -n $1 ]]; then
         echo "likely cause: $1"
     fi
@@ -303,6 +328,10 @@ wait_until() {
 # cleanup_background: stops everything start_server and start_background
 # started, and whatever those processes left in their sessions.
 cleanup_background() {
+    _cleanup_background 2>/dev/null
+}
+
+_cleanup_background() {
     local pid
     for pid in "${_SOCKSTEP_PIDS[@]}"; do
         if is_running "$pid"; then
@@ -362,7 +391,7 @@ report_mismatch() {
         echo "sent:     $(_quoted "$1")"
         echo "expected: $(_quoted "$2")"
         echo "got:      $(_quoted "$3")"
-        _likely_cause "${4:-}"
+        _likely_cause "${4:-}" "$3"
     } | fail
 }
 
@@ -462,7 +491,7 @@ rss_kib() {
     _require_proc
     local field=VmRSS
     [[ ${2:-} != peak ]] || field=VmHWM
-    awk -v f="$field:" '$1 == f { print $2 }' "/proc/$1/status"
+    awk -v f="$field:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null
 }
 
 # ------------------------------------------------------ unlucky system calls
