@@ -64,7 +64,7 @@ _hello_see() {
 
 # _hello_cause KEY STEP [NAME=VALUE...]: the cause for KEY in this lesson
 # (SOCKSTEP_LESSON), each {NAME} replaced by VALUE, then "(see STEP of the
-# lesson)".
+# lesson)" unless the text ends with the step it means ("(step 3)").
 _hello_cause() {
     local key=$1 step=$2 text pair
     shift 2
@@ -74,7 +74,12 @@ _hello_cause() {
     for pair in "$@"; do
         text=${text//"{${pair%%=*}}"/${pair#*=}}
     done
-    printf '%s %s\n' "$text" "$(_hello_see "$step")"
+    # A text that names the step of the function it names keeps it.
+    if [[ $text == *"(step "[0-9]")" || $text == *"(steps "*")" ]]; then
+        printf '%s\n' "$text"
+    else
+        printf '%s %s\n' "$text" "$(_hello_see "$step")"
+    fi
 }
 
 # _say TEXT: prints TEXT as it is (the tables' texts hold backslashes).
@@ -163,40 +168,40 @@ _hello_lesson_cause() {
     case $1:$2 in
     # Lesson 03 writes all of it: the listener (step 1), the welcome (2),
     # lines and replies (3), a thread per connection (4), the stop (5).
-    03:listening.line) _say "after bind and listen: getsockname, format_address, then print \"listening on ADDR:PORT\" and fflush(stdout)" ;;
-    03:listening.port) _say "print the port getsockname returns, not the one asked for (0)" ;;
-    03:port_in_use.error) _say "keep the first address that binds; when none does: die(\"cannot listen on %s port %s\", ...), which prints strerror(errno) and exits 1" ;;
-    03:restart_time_wait.welcome | 03:welcome.welcome | 03:silent_client.welcome) _say "send WELCOME with write_all as soon as a client is accepted" ;;
-    03:restart_time_wait.reuse) _say "setsockopt SO_REUSEADDR on the listening socket before bind: without it a port with connections in TIME_WAIT cannot be bound for a minute" ;;
-    03:ipv6.listening) _say "resolve -b with getaddrinfo (AF_UNSPEC, AI_PASSIVE); format_address puts IPv6 addresses in brackets" ;;
-    03:ipv6.log) _say "log the peer with format_address, IPv6 in brackets" ;;
-    03:welcome.close | 03:end_of_stream.close) _say "read_line returns LINE_EOF when the client ends its stream: return, and the connection is closed" ;;
-    03:replies.reply) _say "for each line from read_line, send_hello; the line \"exit\" (is_exit_line) ends the loop" ;;
-    03:end_of_stream.reply) _say "read_line hands out complete lines only: at the end of the stream an unfinished line is dropped (LINE_EOF)" ;;
-    03:pipelined.reply | 03:dribble.reply) _say "read_line cuts lines out of the bytes in r->buf, refilling it with line_reader_fill when it is used up: one read may bring many lines, or one byte" ;;
-    03:nul.reply) _say "a line is bytes and a length, not a C string: copy it with memcpy, never with %s or strcpy" ;;
-    03:long_lines.4096 | 03:long_lines.4097) _say "read_line returns LINE_TOO_LONG past MAX_LINE_LEN bytes, no sooner; then send TOO_LONG and return" ;;
-    03:silent_client.second | 03:exit_while_busy.reply | 03:many_clients.served) _say "start a detached thread per connection (start_connection_thread): the accept loop must not serve the client itself" ;;
-    03:reset.next | 03:reset.survive) _say "ignore SIGPIPE with sigaction (SIG_IGN): a write to a client that is gone then fails with EPIPE, and only that connection ends" ;;
-    03:slow_reader.whole) _say "write_all: loop until all len bytes are written: write may take fewer than asked" ;;
-    03:stop.running) _say "install handle_stop_signal for SIG{signal} with sigaction, sa_flags 0 (no SA_RESTART): the wait then fails with EINTR and the loop sees the flag" ;;
-    03:stop.status | 03:stop_race.status) _say "without a handler, SIG{signal} kills the process (status 128+signal): install handle_stop_signal with sigaction" ;;
-    03:stop.slow) _say "leave the accept loop as soon as stop_requested is set" ;;
+    03:listening.line) _say "after bind and listen: getsockname, format_address, then print \"listening on ADDR:PORT\" and fflush(stdout) (step 1)" ;;
+    03:listening.port) _say "print the port getsockname returns, not the one asked for (0) (step 1)" ;;
+    03:port_in_use.error) _say "keep the first address that binds; when none does: die(\"cannot listen on %s port %s\", ...), which prints strerror(errno) and exits 1 (step 1)" ;;
+    03:restart_time_wait.welcome | 03:welcome.welcome | 03:silent_client.welcome) _say "send WELCOME with write_all as soon as a client is accepted (step 2)" ;;
+    03:restart_time_wait.reuse) _say "setsockopt SO_REUSEADDR on the listening socket before bind: without it a port with connections in TIME_WAIT cannot be bound for a minute (step 1)" ;;
+    03:ipv6.listening) _say "resolve -b with getaddrinfo (AF_UNSPEC, AI_PASSIVE); format_address puts IPv6 addresses in brackets (step 1)" ;;
+    03:ipv6.log) _say "log the peer with format_address, IPv6 in brackets (step 1)" ;;
+    03:welcome.close | 03:end_of_stream.close) _say "read_line returns LINE_EOF when the client ends its stream: return, and the connection is closed (step 3)" ;;
+    03:replies.reply) _say "for each line from read_line, send_hello; the line \"exit\" (is_exit_line) ends the loop (step 3)" ;;
+    03:end_of_stream.reply) _say "read_line hands out complete lines only: at the end of the stream an unfinished line is dropped (LINE_EOF) (step 3)" ;;
+    03:pipelined.reply | 03:dribble.reply) _say "read_line cuts lines out of the bytes in r->buf, refilling it with line_reader_fill when it is used up: one read may bring many lines, or one byte (step 3)" ;;
+    03:nul.reply) _say "a line is bytes and a length, not a C string: copy it with memcpy, never with %s or strcpy (step 3)" ;;
+    03:long_lines.4096 | 03:long_lines.4097) _say "read_line returns LINE_TOO_LONG past MAX_LINE_LEN bytes, no sooner; then send TOO_LONG and return (step 3)" ;;
+    03:silent_client.second | 03:exit_while_busy.reply | 03:many_clients.served) _say "start a detached thread per connection (start_connection_thread): the accept loop must not serve the client itself (step 4)" ;;
+    03:reset.next | 03:reset.survive) _say "ignore SIGPIPE with sigaction (SIG_IGN): a write to a client that is gone then fails with EPIPE, and only that connection ends (step 3)" ;;
+    03:slow_reader.whole) _say "write_all: loop until all len bytes are written: write may take fewer than asked (step 3)" ;;
+    03:stop.running) _say "install handle_stop_signal for SIG{signal} with sigaction, sa_flags 0 (no SA_RESTART): the wait then fails with EINTR and the loop sees the flag (step 5)" ;;
+    03:stop.status | 03:stop_race.status) _say "without a handler, SIG{signal} kills the process (status 128+signal): install handle_stop_signal with sigaction (step 5)" ;;
+    03:stop.slow) _say "leave the accept loop as soon as stop_requested is set (step 5)" ;;
     03:stop_race.race | 04:stop_race.race | 05:stop_race.race) _say "the signal came after the loop had looked at the stop flag: the flag is set, but {call} blocks anyway. Keep SIGINT and SIGTERM blocked outside the wait, and wait with pselect(..., wait_mask), which unblocks them only while it waits" ;;
-    03:no_leaks.threads) _say "connection_thread must return once its client has left, and be started detached (pthread_attr_setdetachstate) so that nobody has to join it" ;;
+    03:no_leaks.threads) _say "connection_thread must return once its client has left, and be started detached (pthread_attr_setdetachstate) so that nobody has to join it (step 4)" ;;
     # Lesson 04 is given lesson 03's server (listening, the protocol, the
     # stop signals) and adds a child per connection (step 1), the child
     # closing the listener (2), reaping (3), the children's stop (4).
     04:listening.line | 04:listening.port) _hello_given "the listener and its 'listening on' line" ;;
     04:usage.status | 04:usage.one_line | 06:usage.status | 06:usage.one_line | 07:usage.status | 07:usage.one_line | 08:usage.status | 08:usage.one_line | 03:usage.status | 03:usage.one_line) _hello_given "the command line" ;;
     04:port_in_use.error | 04:ipv6.listening | 04:restart_time_wait.reuse) _hello_given "opening the listener" ;;
-    04:silent_client.second | 04:exit_while_busy.reply | 04:many_clients.served | 04:no_leaks.served | 04:no_zombies.served) _say "block_signals, then fork(): the child calls serve_in_child, the parent goes back to accept at once" ;;
-    04:welcome.close | 04:replies.close | 04:exit.close | 04:end_of_stream.close | 04:pipelined.close | 04:dribble.close | 04:crlf.close | 04:long_lines.close | 04:slow_reader.close | 04:netcat.close | 04:exit_while_busy.close | 04:no_leaks.fds) _say "a connection ends only when every process holding its descriptor closes it: the parent must close its copy right after fork" ;;
-    04:child_sockets.fork) _say "fork() a child for each accepted connection, and call serve_in_child in it" ;;
-    04:child_sockets.listener | 04:port_free_after_parent_dies.listener) _say "the child never accepts: close its copy of listener first, in serve_in_child" ;;
-    04:no_zombies.reap) _say "reap_children: waitpid(-1, NULL, WNOHANG) until it returns 0 or -1; install it for SIGCHLD with sigaction (SA_NOCLDSTOP)" ;;
-    04:stop.running) _say "after the loop, kill(pid, SIGTERM) each child left before waitpid(-1, NULL, 0): a child serving a client does not end by itself" ;;
-    04:stop.children) _say "on stop: forget_finished_children, kill(pid, SIGTERM) each child left, then waitpid(-1, NULL, 0) until it fails with ECHILD" ;;
+    04:silent_client.second | 04:exit_while_busy.reply | 04:many_clients.served | 04:no_leaks.served | 04:no_zombies.served) _say "block_signals, then fork(): the child calls serve_in_child, the parent goes back to accept at once (step 1)" ;;
+    04:welcome.close | 04:replies.close | 04:exit.close | 04:end_of_stream.close | 04:pipelined.close | 04:dribble.close | 04:crlf.close | 04:long_lines.close | 04:slow_reader.close | 04:netcat.close | 04:exit_while_busy.close | 04:no_leaks.fds) _say "a connection ends only when every process holding its descriptor closes it: the parent must close its copy right after fork (step 1)" ;;
+    04:child_sockets.fork) _say "fork() a child for each accepted connection, and call serve_in_child in it (step 1)" ;;
+    04:child_sockets.listener | 04:port_free_after_parent_dies.listener) _say "the child never accepts: close its copy of listener first, in serve_in_child (step 2)" ;;
+    04:no_zombies.reap) _say "reap_children: waitpid(-1, NULL, WNOHANG) until it returns 0 or -1; install it for SIGCHLD with sigaction (SA_NOCLDSTOP) (step 3)" ;;
+    04:stop.running) _say "after the loop, kill(pid, SIGTERM) each child left before waitpid(-1, NULL, 0): a child serving a client does not end by itself (step 4)" ;;
+    04:stop.children) _say "on stop: forget_finished_children, kill(pid, SIGTERM) each child left, then waitpid(-1, NULL, 0) until it fails with ECHILD (step 4)" ;;
     # Lesson 05 (the UDP server) shares only the stop race.
     05:stop_race.status) _say "without a handler, SIG{signal} kills the process: sigaction() for SIGINT and SIGTERM with handle_stop_signal" ;;
     # Lessons 06 and 07 are given the listener, the command line and the
@@ -205,31 +210,31 @@ _hello_lesson_cause() {
     06:port_in_use.error | 06:ipv6.listening | 06:restart_time_wait.reuse | 07:port_in_use.error | 07:ipv6.listening | 07:restart_time_wait.reuse | 08:port_in_use.error) _hello_given "opening the listener" ;;
     06:log_lines.accept | 06:log_lines.stdout | 06:ipv6.log | 07:log_lines.accept | 07:log_lines.stdout | 07:ipv6.log) _hello_given "the log line of each accepted client (add_connection)" ;;
     07:log_lines.both) _hello_given "logging each client's arrival and end (add_connection)" ;;
-    06:restart_time_wait.welcome | 06:welcome.welcome | 06:silent_client.welcome) _say "add_connection queues Welcome!: flush_output must send it, and wanted_events ask for POLLOUT while bytes wait" ;;
-    06:welcome.close | 06:end_of_stream.close | 06:replies.close | 06:exit.close | 06:pipelined.close | 06:dribble.close | 06:crlf.close | 06:long_lines.close | 06:slow_reader.close | 06:netcat.close | 06:exit_while_busy.close) _say "once the replies are out, a CONN_CLOSING connection goes to close_connection, which closes the socket and logs it" ;;
-    06:replies.reply | 06:end_of_stream.reply | 06:pipelined.reply | 06:dribble.reply | 06:netcat.reply) _say "feed_input: answer each complete line, keep the start of an unfinished one in c->in until its newline comes" ;;
-    06:exit.exit) _say "feed_input: the line \"exit\" gets no reply and sets CONN_CLOSING" ;;
-    06:crlf.reply | 06:socat.reply) _say "feed_input: drop one '\\r' just before the '\\n', keep the others" ;;
-    06:nul.reply) _say "feed_input: find the newline with memchr and copy with lengths (buffer_append), never strchr or strlen: a NUL byte is data" ;;
-    06:long_lines.4096 | 06:long_lines.4097) _say "feed_input: up to LINE_LIMIT bytes (and a '\\r') are a line; more: queue \"Error: line too long\\n\" and set CONN_CLOSING" ;;
-    06:long_lines.others | 06:long_lines.survive | 06:reset.survive) _say "an error on one connection goes to close_connection for that one only; the loop goes on" ;;
-    06:log_lines.both) _say "close_connection logs \"Connection from PEER closed.\" on stderr" ;;
-    06:silent_client.second | 06:exit_while_busy.reply | 06:many_clients.served | 06:no_leaks.served | 06:reset.answer) _say "no call may wait for one client: set_nonblocking on each socket, one read per POLLIN, and flush_output stops at EAGAIN" ;;
-    06:reset.next) _say "flush_output returns -1 on EPIPE or ECONNRESET, read_from_client closes on a read error: close_connection for that client only" ;;
-    06:slow_reader.whole) _say "flush_output: write what the kernel takes, advance c->out.start by that, keep the rest for the next POLLOUT (EAGAIN is no error)" ;;
-    06:no_leaks.fds) _say "close_connection must close() the socket, and remove_closed_connections drop its entry" ;;
-    06:stop.running | 06:stop.slow) _say "poll() returns -1 with EINTR on SIG{signal} (the handler is given): continue, so that the loop condition reads stop_requested" ;;
+    06:restart_time_wait.welcome | 06:welcome.welcome | 06:silent_client.welcome) _say "add_connection queues Welcome!: flush_output must send it, and wanted_events ask for POLLOUT while bytes wait (step 2)" ;;
+    06:welcome.close | 06:end_of_stream.close | 06:replies.close | 06:exit.close | 06:pipelined.close | 06:dribble.close | 06:crlf.close | 06:long_lines.close | 06:slow_reader.close | 06:netcat.close | 06:exit_while_busy.close) _say "once the replies are out, a CONN_CLOSING connection goes to close_connection, which closes the socket and logs it (step 5)" ;;
+    06:replies.reply | 06:end_of_stream.reply | 06:pipelined.reply | 06:dribble.reply | 06:netcat.reply) _say "feed_input: answer each complete line, keep the start of an unfinished one in c->in until its newline comes (step 3)" ;;
+    06:exit.exit) _say "feed_input: the line \"exit\" gets no reply and sets CONN_CLOSING (step 3)" ;;
+    06:crlf.reply | 06:socat.reply) _say "feed_input: drop one '\\r' just before the '\\n', keep the others (step 3)" ;;
+    06:nul.reply) _say "feed_input: find the newline with memchr and copy with lengths (buffer_append), never strchr or strlen: a NUL byte is data (step 3)" ;;
+    06:long_lines.4096 | 06:long_lines.4097) _say "feed_input: up to LINE_LIMIT bytes (and a '\\r') are a line; more: queue \"Error: line too long\\n\" and set CONN_CLOSING (step 3)" ;;
+    06:long_lines.others | 06:long_lines.survive | 06:reset.survive) _say "an error on one connection goes to close_connection for that one only; the loop goes on (step 5)" ;;
+    06:log_lines.both) _say "close_connection logs \"Connection from PEER closed.\" on stderr (step 5)" ;;
+    06:silent_client.second | 06:exit_while_busy.reply | 06:many_clients.served | 06:no_leaks.served | 06:reset.answer) _say "no call may wait for one client: set_nonblocking on each socket, one read per POLLIN, and flush_output stops at EAGAIN (steps 1 and 2)" ;;
+    06:reset.next) _say "flush_output returns -1 on EPIPE or ECONNRESET, read_from_client closes on a read error: close_connection for that client only (step 2)" ;;
+    06:slow_reader.whole) _say "flush_output: write what the kernel takes, advance c->out.start by that, keep the rest for the next POLLOUT (EAGAIN is no error) (step 2)" ;;
+    06:no_leaks.fds) _say "close_connection must close() the socket, and remove_closed_connections drop its entry (step 5)" ;;
+    06:stop.running | 06:stop.slow) _say "poll() returns -1 with EINTR on SIG{signal} (the handler is given): continue, so that the loop condition reads stop_requested (step 1)" ;;
     06:stop.status | 06:stop_race.status | 07:stop.status | 07:stop_race.status) _say "the stop handler is given: serve_forever must return once stop_requested is set, so that main returns 0" ;;
-    06:stop_race.race | 06:stop_race.slow) _say "the signal came after the loop had looked at stop_requested and before poll() started: poll() must wait at most TICK_MS, so that the flag is looked at again within 250 ms" ;;
-    07:restart_time_wait.welcome | 07:welcome.welcome | 07:silent_client.welcome) _say "accept_clients: accept4() every waiting client and hand it to add_connection, which sends the welcome" ;;
-    07:welcome.close | 07:end_of_stream.close | 07:replies.close | 07:exit.close | 07:pipelined.close | 07:dribble.close | 07:crlf.close | 07:long_lines.close | 07:slow_reader.close | 07:netcat.close | 07:exit_while_busy.close) _say "read_from_client: a read of 0 is the end of the stream (CONN_CLOSING); feed_input sets CONN_CLOSING after \"exit\": return false then" ;;
-    07:replies.reply | 07:end_of_stream.reply | 07:pipelined.reply | 07:dribble.reply | 07:exit.exit | 07:crlf.reply | 07:nul.reply | 07:long_lines.4096 | 07:long_lines.4097 | 07:netcat.reply | 07:socat.reply) _say "read_from_client: read until EAGAIN (at most READ_BUDGET reads), give each chunk to feed_input (given), then flush_output" ;;
-    07:long_lines.others | 07:long_lines.survive | 07:reset.survive | 07:reset.next) _say "a failed read or write ends that connection only (CONN_CLOSED); the loop goes on" ;;
-    07:silent_client.second | 07:exit_while_busy.reply | 07:many_clients.served | 07:no_leaks.served | 07:reset.answer) _say "accept4() with SOCK_NONBLOCK, and read_from_client returns at EAGAIN: no call may wait for one client" ;;
-    07:slow_reader.whole) _say "replies the kernel cannot take now wait in c->out: update_interest must ask for EPOLLOUT while they wait (wanted_events), and re-arm reading once they drain" ;;
-    07:no_leaks.fds) _say "every connection that ends (CONN_CLOSED) must be closed" ;;
-    07:stop.running | 07:stop.slow) _say "epoll_pwait returns -1 with EINTR on SIG{signal}: continue, so that the loop condition reads stop_requested" ;;
-    07:stop_race.race | 07:stop_race.slow) _say "the signal came after the loop had looked at stop_requested: wait with epoll_pwait(..., wait_mask), which unblocks SIGINT and SIGTERM only while it waits" ;;
+    06:stop_race.race | 06:stop_race.slow) _say "the signal came after the loop had looked at stop_requested and before poll() started: poll() must wait at most TICK_MS, so that the flag is looked at again within 250 ms (step 1)" ;;
+    07:restart_time_wait.welcome | 07:welcome.welcome | 07:silent_client.welcome) _say "accept_clients: accept4() every waiting client and hand it to add_connection, which sends the welcome (step 3)" ;;
+    07:welcome.close | 07:end_of_stream.close | 07:replies.close | 07:exit.close | 07:pipelined.close | 07:dribble.close | 07:crlf.close | 07:long_lines.close | 07:slow_reader.close | 07:netcat.close | 07:exit_while_busy.close) _say "read_from_client: a read of 0 is the end of the stream (CONN_CLOSING); feed_input sets CONN_CLOSING after \"exit\": return false then (step 4)" ;;
+    07:replies.reply | 07:end_of_stream.reply | 07:pipelined.reply | 07:dribble.reply | 07:exit.exit | 07:crlf.reply | 07:nul.reply | 07:long_lines.4096 | 07:long_lines.4097 | 07:netcat.reply | 07:socat.reply) _say "read_from_client: read until EAGAIN (at most READ_BUDGET reads), give each chunk to feed_input (given), then flush_output (step 4)" ;;
+    07:long_lines.others | 07:long_lines.survive | 07:reset.survive | 07:reset.next) _say "a failed read or write ends that connection only (CONN_CLOSED); the loop goes on (step 4)" ;;
+    07:silent_client.second | 07:exit_while_busy.reply | 07:many_clients.served | 07:no_leaks.served | 07:reset.answer) _say "accept4() with SOCK_NONBLOCK, and read_from_client returns at EAGAIN: no call may wait for one client (steps 3 and 4)" ;;
+    07:slow_reader.whole) _say "replies the kernel cannot take now wait in c->out: update_interest must ask for EPOLLOUT while they wait (wanted_events), and re-arm reading once they drain (step 5)" ;;
+    07:no_leaks.fds) _say "every connection that ends (CONN_CLOSED) must be closed (step 4)" ;;
+    07:stop.running | 07:stop.slow) _say "epoll_pwait returns -1 with EINTR on SIG{signal}: continue, so that the loop condition reads stop_requested (step 2)" ;;
+    07:stop_race.race | 07:stop_race.slow) _say "the signal came after the loop had looked at stop_requested: wait with epoll_pwait(..., wait_mask), which unblocks SIGINT and SIGTERM only while it waits (step 2)" ;;
     *) return 1 ;;
     esac
 }
