@@ -84,10 +84,11 @@ set_url() {
 # to $BODY (bytes kept exactly), stderr to $ERRORS; sets GOT_STATUS,
 # GOT_ERR (stderr text), GOT_SECONDS (wall time) and RAN (for messages).
 get() {
-    local started=${EPOCHREALTIME/,/.}
+    local started
+    started=$(now_ms)
     GOT_STATUS=0
     timeout "$GET_SECONDS" "${GET_PREFIX[@]}" "$GET" "$@" >"$BODY" 2>"$ERRORS" || GOT_STATUS=$?
-    GOT_SECONDS=$(awk -v a="$started" -v b="${EPOCHREALTIME/,/.}" 'BEGIN { printf "%.2f", b - a }')
+    GOT_SECONDS=$(awk -v a="$started" -v b="$(now_ms)" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
     GOT_ERR=$(cat "$ERRORS")
     RAN="http_get $*; ${SERVED:-no server}"
 }
@@ -154,7 +155,7 @@ listing() {
 # wait_for_request: the fixture saves the request when it has read it all,
 # which may be a moment after a client that stops early has exited.
 wait_for_request() {
-    wait_until 2 grep -q $'^\r$' "$REQUEST" || true
+    wait_until 2 grep -qs $'^\r$' "$REQUEST" || true
 }
 
 # yes_bytes N: the first N bytes of "sockstep\n" repeated, the fixture's -g body.
@@ -315,15 +316,18 @@ DRIBBLED=$'HTTP/1.1 200 OK\r\nServer: dribble\r\nContent-Length: 10\r\n\r\nhello
     getter=$BG_PID
     # The SYN of the first connect() is out when the kernel shows SYN-SENT.
     wait_until 5 test -n "$(ip netns exec "$NETNS" ss -Htn state syn-sent 2>/dev/null)" || true
-    started=${EPOCHREALTIME/,/.}
-    kill -s TERM "$getter"
+    started=$(now_ms)
+    signal_process "$getter" TERM ||
+        report_mismatch "$RAN" "http_get still running, to receive SIGTERM" \
+            "it had already ended: stderr '$(tail -c 300 "$BG_ERR" | escape_bytes)'" \
+            "http_get must keep trying the addresses until -t: see step 2"
     if ! wait_exit "$getter" 3; then
         report_mismatch "$RAN" "the end within 1 s, exit 1, 'interrupted'" \
             "still running 3 s after SIGTERM" \
             "after the stop interrupted one connect, the loop went on to the next address: look at stop_requested after each failed address and stop there: see step 2"
         return 1
     fi
-    elapsed=$(awk -v a="$started" -v b="${EPOCHREALTIME/,/.}" 'BEGIN { printf "%.2f", b - a }')
+    elapsed=$(awk -v a="$started" -v b="$(now_ms)" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
     GOT_STATUS=$EXIT_STATUS
     GOT_SECONDS=$elapsed
     GOT_ERR=$(cat "$BG_ERR")
@@ -346,9 +350,9 @@ DRIBBLED=$'HTTP/1.1 200 OK\r\nServer: dribble\r\nContent-Length: 10\r\n\r\nhello
     expect_request_line "Connection: close" \
         "ask the server to close after the response: see step 3"
     local tail
-    tail=$(tail -c 4 "$REQUEST" | escape_bytes)
+    tail=$(tail -c 4 "$REQUEST" 2>/dev/null | escape_bytes)
     expect_equal "$RAN" '\r\n\r\n' "$tail" "the request ends with an empty line (CRLF CRLF): see step 3"
-    if grep -q $'[^\r]$\|^$' "$REQUEST"; then
+    if grep -qs $'[^\r]$\|^$' "$REQUEST"; then
         report_mismatch "$RAN" "every line ending in CRLF" "request $(_quoted "$(cat "$REQUEST")")" \
             "HTTP lines end with \\r\\n, not \\n alone: see step 3"
     fi
@@ -737,7 +741,7 @@ CHUNKED_BODY=$'hello 0123456789\r\n\r\nchunked'
     [[ -L $dir/link.txt ]] ||
         report_mismatch "$RAN (FILE a symbolic link to real/page.txt)" "link.txt still a symbolic link" \
             "a regular file link.txt" \
-            "rename() replaces the link itself: rename onto the file it points to (realpath), with the temporary file beside that one: see step 9" || return 1
+            "rename() replaces the link itself: rename onto the file it points to (realpath), with the temporary file beside that one: see step 9"
     expect_equal "$RAN" "hello" "$(cat "$dir/real/page.txt")" \
         "the body goes into the file the link points to: see step 9"
     expect_equal "$RAN" "page.txt" "$(listing "$dir/real")" "no temporary file is left behind: see step 9"
@@ -749,7 +753,7 @@ CHUNKED_BODY=$'hello 0123456789\r\n\r\nchunked'
     SERVED="nothing listening on 127.0.0.1:$port"
     get -o "$BATS_TEST_TMPDIR/no/such/folder/page.html" "http://127.0.0.1:$port/"
     expect_one_error 1 "no/such/folder" \
-        "find out that FILE cannot be written before connecting (create the temporary file first), not after the download: see step 9" || return 1
+        "find out that FILE cannot be written before connecting (create the temporary file first), not after the download: see step 9"
     mkdir "$BATS_TEST_TMPDIR/a-folder"
     get -o "$BATS_TEST_TMPDIR/a-folder" "http://127.0.0.1:$port/"
     expect_one_error 1 "a-folder" \
@@ -769,7 +773,10 @@ CHUNKED_BODY=$'hello 0123456789\r\n\r\nchunked'
     # Linux names where a process sleeps: in the pipe's write, once it is full.
     wait_until 5 eval '[[ $(cat "/proc/$getter/wchan" 2>/dev/null) == *pipe_write* ]]' ||
         sleep 1
-    kill -s TERM "$getter"
+    signal_process "$getter" TERM ||
+        report_mismatch "$RAN" "http_get still running, to receive SIGTERM" \
+            "it had already ended: stderr '$(tail -c 300 "$BG_ERR" | escape_bytes)'" \
+            "http_get must be writing the body to the full pipe: see step 9"
     if ! wait_exit "$getter" 3; then
         exec {hold}>&-
         report_mismatch "$RAN" "the end within 1 s, exit 1, 'interrupted'" \

@@ -67,7 +67,7 @@ setup() {
         "reading must never wait for the rest of a line: read what is there, keep it, go back to poll() (step 2)"
 }
 
-@test "step 2: a restart on the same port works at once (SO_REUSEADDR)" {
+@test "step 2: a restart on the same port works at once, right after a stop with a client connected" {
     hello_test_restart_time_wait "$SERVER" "step 2"
 }
 

@@ -92,7 +92,7 @@ _tmpdir() {
 is_running() {
     local state
     if [[ -r /proc/$1/stat ]]; then
-        read -r _ _ state _ <"/proc/$1/stat" 2>/dev/null || return 1
+        { read -r _ _ state _ <"/proc/$1/stat"; } 2>/dev/null || return 1
         [[ $state != Z ]]
     elif [[ -d /proc/self ]]; then
         return 1
@@ -142,6 +142,13 @@ start_server() {
     SERVER_ERR="$dir/server$n.err"
     _launch "$SERVER_OUT" "$SERVER_ERR" "$@"
     SERVER_PID=$_LAUNCHED_PID
+    # A program under test, or one of the lab's peers (a client lesson's
+    # fake server): only the first one's end is news in a failure.
+    SERVER_UNDER_TEST=0
+    local word
+    for word in "$@"; do
+        [[ $word != "$SOCKSTEP_PROGRAMS"/* ]] || SERVER_UNDER_TEST=1
+    done
     deadline=$((SECONDS + SOCKSTEP_START_SECONDS))
     while :; do
         line=$(grep -m1 '^listening on ' "$SERVER_OUT" 2>/dev/null) || true
@@ -152,8 +159,8 @@ start_server() {
             # It may have printed its line just before it ended.
             line=$(grep -m1 '^listening on ' "$SERVER_OUT" 2>/dev/null) || true
             [[ -z $line ]] || break
-            EXIT_STATUS=0
-            wait "$SERVER_PID" 2>/dev/null || EXIT_STATUS=$?
+            _reap "$SERVER_PID"
+            EXIT_STATUS=${REAPED_STATUS:-1}
             _server_start_failed "$*" "exited with status $EXIT_STATUS before printing 'listening on ADDR:PORT'"
             return 1
         fi
@@ -175,25 +182,33 @@ start_server() {
 }
 
 _server_start_failed() {
+    local step
+    step=$(sed -n 's/.*not implemented yet (\(.*\))$/\1/p' "$SERVER_ERR" 2>/dev/null | tail -n 1)
     {
-        echo "started:  ${1#"$SOCKSTEP_ROOT"/}"
+        echo "sent:     nothing yet: started ${1#"$SOCKSTEP_ROOT"/}"
         echo "expected: one line 'listening on ADDR:PORT' on stdout, flushed"
         echo "got:      the server $2"
         echo "stdout:   '$(head -c 300 "$SERVER_OUT" 2>/dev/null | escape_bytes)'"
         echo "stderr:   '$(tail -c 300 "$SERVER_ERR" 2>/dev/null | escape_bytes)'"
-        if grep -q 'not implemented yet' "$SERVER_ERR" 2>/dev/null; then
-            echo "likely cause: a step of the starter is still to do (its stderr above says which)"
+        if [[ -n $step ]]; then
+            echo "likely cause: the starter stops at a part still to write ($step): write that step first"
         elif [[ $2 == exited* ]]; then
             echo "likely cause: the server stopped before it listened: its stderr above says why"
         else
-            echo "likely cause: the server does not listen yet, or prints its line without fflush(stdout)"
+            echo "likely cause: the server does not listen yet, or prints its line without flushing stdout"
         fi
     } | fail
 }
 
 # wait_exit PID SECONDS: waits for a background process to end; sets
-# EXIT_STATUS. Returns 1 if it is still running at the deadline.
+# EXIT_STATUS. Returns 1 if it is still running at the deadline. (Bash's
+# notice of a job killed by a signal, "Killed ...", would come out in the
+# middle of a failure message: it goes nowhere.)
 wait_exit() {
+    _wait_exit "$@" 2>/dev/null
+}
+
+_wait_exit() {
     local pid=$1 deadline
     deadline=$(($(now_ms) + $2 * 1000))
     while is_running "$pid"; do
@@ -202,19 +217,122 @@ wait_exit() {
         fi
         sleep 0.05
     done
-    EXIT_STATUS=0
-    wait "$pid" 2>/dev/null || EXIT_STATUS=$?
+    _reap "$pid"
+    EXIT_STATUS=$REAPED_STATUS
+}
+
+# _reap PID: sets REAPED_STATUS to the exit status of PID, which has ended
+# (empty if it is not known: not a child of this shell). The status is kept
+# in a file, since `wait` can tell it only once, and only to this shell.
+_reap() {
+    local file
+    file="$(_tmpdir)/exit-status.$1"
+    REAPED_STATUS=""
+    if [[ -s $file ]]; then
+        REAPED_STATUS=$(<"$file")
+        return 0
+    fi
+    local status=0
+    wait "$1" 2>/dev/null || status=$?
+    # 127: not a child of this shell (or reaped elsewhere): unknown.
+    ((status == 127)) || REAPED_STATUS=$status
+    [[ -z $REAPED_STATUS ]] || printf '%s\n' "$REAPED_STATUS" >"$file"
+}
+
+# signal_process PID SIGNAL: sends SIGNAL to PID if it is still running, and
+# remembers that the test stopped it (its end is then no failure of its
+# own). Returns 1 if PID had already ended.
+signal_process() {
+    is_running "$1" || return 1
+    : >"$(_tmpdir)/signalled.$1"
+    if [[ $2 == KILL || $2 == 9 ]]; then
+        # Reaped at once, so that bash's "Killed" notice goes nowhere.
+        { kill -s KILL "$1" && wait_exit "$1" 3; } 2>/dev/null || true
+    else
+        kill -s "$2" "$1" 2>/dev/null || true
+    fi
 }
 
 # stop_process PID [SIGNAL]: sends SIGNAL (default TERM) and waits up to 3 s;
 # sets EXIT_STATUS. Returns 1, after SIGKILL, if the process did not end.
 stop_process() {
     local pid=$1 signal=${2:-TERM}
-    kill -s "$signal" "$pid" 2>/dev/null || true
+    signal_process "$pid" "$signal" || true
     if ! wait_exit "$pid" 3; then
-        kill -s KILL "$pid" 2>/dev/null || true
-        wait_exit "$pid" 3 || true
+        { kill -s KILL "$pid" && wait_exit "$pid" 3; } 2>/dev/null || true
         return 1
+    fi
+}
+
+# signal_server SIGNAL SENT: sends SIGNAL to the server under test. If the
+# server has already ended, the test fails and says so (SENT: what the test
+# was about to do).
+signal_server() {
+    signal_process "$SERVER_PID" "$1" && return 0
+    report_mismatch "$2" "the server still running, to receive SIG$1" "it had already ended" \
+        "the server must keep running until it is stopped"
+}
+
+# server_exit_note: when the server under test (SERVER_PID, a program of
+# SOCKSTEP_PROGRAMS) has ended and the test did not stop it (or the
+# starter's "not implemented yet" did), prints "the server exited with
+# status S: stderr '...'" (the last 300 bytes of its stderr) and returns 0;
+# returns 1 and prints nothing while it runs, or when the test stopped it.
+server_exit_note() {
+    [[ -n ${SERVER_PID:-} && ${SERVER_UNDER_TEST:-0} == 1 ]] || return 1
+    ! is_running "$SERVER_PID" || return 1
+    # Stopped by the test: its end is no news, unless the starter ended it.
+    if [[ -e "$(_tmpdir)/signalled.$SERVER_PID" ]]; then
+        grep -q 'not implemented yet' "${SERVER_ERR:-/dev/null}" 2>/dev/null || return 1
+    fi
+    _reap "$SERVER_PID"
+    local how stderr
+    stderr=$(tail -c 300 "${SERVER_ERR:-/dev/null}" 2>/dev/null | escape_bytes)
+    if [[ -z $REAPED_STATUS ]]; then
+        how="the server exited"
+    elif ((REAPED_STATUS > 128)) && kill -l "$((REAPED_STATUS - 128))" >/dev/null 2>&1; then
+        how="the server was killed by SIG$(kill -l "$((REAPED_STATUS - 128))") (status $REAPED_STATUS)"
+    else
+        how="the server exited with status $REAPED_STATUS"
+    fi
+    printf "%s: stderr '%s'\n" "$how" "$stderr"
+}
+
+# What the starters print at a step still to write: "not implemented yet (STEP)".
+_NOT_IMPLEMENTED='not implemented yet \(([^)]*)\)'
+
+# _likely_cause CAUSE [GOT]: the "likely cause" line (and, when the server
+# under test ended on its own, a "server:" line before it, which says how).
+# When the server, or the program whose output GOT is, stopped at the
+# starter's "not implemented yet (STEP)", that step is the cause.
+_likely_cause() {
+    local note step
+    if note=$(server_exit_note); then
+        echo "server:   $note"
+        step=$(sed -n 's/.*not implemented yet (\(.*\))$/\1/p' "$SERVER_ERR" 2>/dev/null | tail -n 1)
+        if [[ -n $step ]]; then
+            echo "likely cause: the starter stops at a part still to write ($step): write that step first"
+        elif [[ -n $1 ]]; then
+            echo "likely cause: the server ended during the test (its stderr above says why); what the test checks: $1"
+        else
+            echo "likely cause: the server ended during the test: its stderr above says why"
+        fi
+    elif [[ ${2:-} =~ $_NOT_IMPLEMENTED ]]; then
+        echo "likely cause: the starter stops at a part still to write (${BASH_REMATCH[1]}): write that step first"
+    elif [[ -n $1 ]]; then
+        echo "likely cause: $1"
+    fi
+}
+
+# now_ms: a clock in milliseconds, the one the tests measure time with.
+now_ms() {
+    local t=${EPOCHREALTIME:-}
+    t=${t/,/.}
+    if [[ -n $t ]]; then
+        local s=${t%.*} f=${t#*.}000
+        echo $((s * 1000 + 10#${f:0:3}))
+    else
+        echo $(($(date +%s) * 1000))
     fi
 }
 
@@ -246,6 +364,10 @@ now_ms() {
 # cleanup_background: stops everything start_server and start_background
 # started, and whatever those processes left in their sessions.
 cleanup_background() {
+    _cleanup_background 2>/dev/null
+}
+
+_cleanup_background() {
     local pid
     for pid in "${_SOCKSTEP_PIDS[@]}"; do
         if is_running "$pid"; then
@@ -290,13 +412,24 @@ _quoted() {
     printf "'%s'" "$(printf '%s' "$1" | escape_bytes)"
 }
 
+# _reap_server: reaps the server under test if it has ended, here, where
+# `wait` can tell its status (the messages are written in a pipeline's
+# subshell, which cannot).
+_reap_server() {
+    if [[ -n ${SERVER_PID:-} ]] && ! is_running "$SERVER_PID"; then
+        _reap "$SERVER_PID"
+    fi
+    return 0
+}
+
 # report_mismatch SENT EXPECTED GOT [CAUSE]: explains a failure; returns 1.
 report_mismatch() {
+    _reap_server
     {
         echo "sent:     $(_quoted "$1")"
         echo "expected: $(_quoted "$2")"
         echo "got:      $(_quoted "$3")"
-        [[ -z ${4:-} ]] || echo "likely cause: $4"
+        _likely_cause "${4:-}" "$3"
     } | fail
 }
 
@@ -312,12 +445,13 @@ expect_file_equal() {
         return 0
     fi
     difference=$(cmp "$2" "$3" 2>&1 | sed "s|$(_tmpdir)/||g") || true
+    _reap_server
     {
         echo "sent:     $1"
-        echo "expected: $(wc -c <"$2" | tr -d ' ') bytes starting $(_quoted "$(head -c 80 "$2")")"
-        echo "got:      $(wc -c <"$3" | tr -d ' ') bytes starting $(_quoted "$(head -c 80 "$3")")"
+        echo "expected: $(wc -c <"$2" | tr -d ' ') bytes starting '$(head -c 80 "$2" | escape_bytes)'"
+        echo "got:      $(wc -c <"$3" | tr -d ' ') bytes starting '$(head -c 80 "$3" | escape_bytes)'"
         echo "first difference: ${difference:-none}"
-        [[ -z ${4:-} ]] || echo "likely cause: $4"
+        _likely_cause "${4:-}"
     } | fail
 }
 
@@ -353,6 +487,11 @@ _require_proc() {
     [[ -d /proc/self/fd ]] || skip "needs /proc (Linux)"
 }
 
+# file_size_at_least FILE BYTES: FILE exists and holds BYTES bytes or more.
+file_size_at_least() {
+    [[ -f $1 && $(wc -c <"$1") -ge $2 ]]
+}
+
 # fd_count PID: open file descriptors of PID.
 fd_count() {
     _require_proc
@@ -365,13 +504,24 @@ thread_count() {
     find "/proc/$1/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l | tr -d ' '
 }
 
-# zombie_count PID: children of PID that ended and were not reaped. (The
-# files are read through cat: some awks stop at the first file that vanished
-# between the glob and the read; the command name may hold spaces.)
-zombie_count() {
+# proc_stats: the stat lines of every process (Linux /proc), the one place
+# that reads them. Through cat: some awks (mawk) give up at the first file
+# that vanished between the glob and the read. The name field "(...)" may
+# hold spaces: it is squeezed to one word, so that the fields after it keep
+# their place ($1 pid, $3 state, $4 parent).
+proc_stats() {
     _require_proc
-    cat /proc/[0-9]*/stat 2>/dev/null | sed 's/ (.*) / (name) /' |
-        awk -v parent="$1" '$4 == parent && $3 == "Z" { n++ } END { print n + 0 }'
+    cat /proc/[0-9]*/stat 2>/dev/null | sed 's/ (.*) / (name) /' || true
+}
+
+# child_pids PID: the process ids of PID's children, one a line.
+child_pids() {
+    proc_stats | awk -v parent="$1" '$4 == parent { print $1 }'
+}
+
+# zombie_count PID: children of PID that ended and were not reaped.
+zombie_count() {
+    proc_stats | awk -v parent="$1" '$4 == parent && $3 == "Z" { n++ } END { print n + 0 }'
 }
 
 # rss_kib PID: resident memory of PID in KiB (peak with `rss_kib PID peak`).
@@ -379,7 +529,7 @@ rss_kib() {
     _require_proc
     local field=VmRSS
     [[ ${2:-} != peak ]] || field=VmHWM
-    awk -v f="$field:" '$1 == f { print $2 }' "/proc/$1/status"
+    awk -v f="$field:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null
 }
 
 # ------------------------------------------------------ unlucky system calls

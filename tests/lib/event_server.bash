@@ -14,16 +14,31 @@ start_hello() {
 }
 
 # open_client: connects to the server; the new descriptor is in CLIENT_FD.
+# A refused connection fails the test, saying so (and, when the server has
+# ended, how).
 open_client() {
-    exec {CLIENT_FD}<>"/dev/tcp/$SERVER_HOST/$SERVER_PORT"
+    local err
+    err="$BATS_TEST_TMPDIR/connect.err"
+    if { exec {CLIENT_FD}<>"/dev/tcp/$SERVER_HOST/$SERVER_PORT"; } 2>"$err"; then
+        return 0
+    fi
+    report_mismatch "(a new client connects to $SERVER_HOST:$SERVER_PORT)" "the connection accepted" \
+        "connect: $(sed -n 's/.*: //p' "$err" | tail -n 1)" \
+        "the server must go on listening, and accept every client"
+}
+
+# send_client TEXT: writes TEXT (printf %b escapes) to the open client; fails
+# (without a message) when the connection is gone, instead of dying of
+# SIGPIPE.
+send_client() {
+    (
+        trap '' PIPE
+        printf '%b' "$1" >&"$CLIENT_FD"
+    ) 2>/dev/null
 }
 
 close_client() {
     exec {CLIENT_FD}>&-
-}
-
-_file_size_at_least() {
-    [[ $(wc -c <"$1") -ge $2 ]]
 }
 
 # collect FD FILE BYTES [SECONDS]: copies what arrives on FD into FILE until
@@ -45,7 +60,7 @@ collect() {
 }
 
 _collect_done() {
-    ! is_running "$1" || _file_size_at_least "$2" "$3"
+    ! is_running "$1" || file_size_at_least "$2" "$3"
 }
 
 # talk SEND EXPECT [CAUSE]: on the open client, sends SEND (printf %b
@@ -53,7 +68,10 @@ _collect_done() {
 talk() {
     local sent=$1 expected="$BATS_TEST_TMPDIR/expected" got="$BATS_TEST_TMPDIR/got"
     printf '%b' "$2" >"$expected"
-    [[ -z $sent ]] || printf '%b' "$sent" >&"$CLIENT_FD"
+    if [[ -n $sent ]] && ! send_client "$sent"; then
+        report_mismatch "$sent" "$2" "(nothing: sending failed, the connection was closed)" "${3:-}"
+        return 1
+    fi
     collect "$CLIENT_FD" "$got" "$(wc -c <"$expected")"
     expect_file_equal "'${sent:-nothing}'" "$expected" "$got" "${3:-}"
 }
@@ -215,7 +233,7 @@ event_test_million_lines() {
     sed 's/.*/Hello, &!/' "$input" >"$expected"
     # The writer runs on its own: the server stops reading while the
     # replies pile up, so a single-threaded test would wait for ever.
-    cat "$input" >&"$CLIENT_FD" 3>&- &
+    { cat "$input" >&"$CLIENT_FD"; } 2>/dev/null 3>&- &
     local writer=$!
     wait_until 1 bash -c "! kill -0 $writer 2>/dev/null" || true
     collect "$CLIENT_FD" "$got" "$(wc -c <"$expected")" 15
@@ -290,7 +308,9 @@ event_test_leavers() {
     for ((i = 1; i < 10; i += 2)); do
         CLIENT_FD=${fds[i]}
         if ((i % 4 == 1)); then
-            printf 'exit\n' >&"$CLIENT_FD"
+            send_client 'exit\n' ||
+                report_mismatch "exit\n on client $i of 10" "the line sent" \
+                    "(nothing: sending failed, the connection was closed)" "${1:-}" || return 1
         fi
         close_client
     done
@@ -302,8 +322,7 @@ event_test_leavers() {
         CLIENT_FD=${fds[i]}
         close_client
     done
-    # shellcheck disable=SC2016 # expanded by the inner bash
-    wait_until 3 bash -c '[[ $(find "/proc/$1/fd" -mindepth 1 | wc -l) -le $2 ]]' _ "$SERVER_PID" "$base" ||
+    wait_until 3 eval '(($(fd_count "$SERVER_PID") <= base))' ||
         report_mismatch "(10 clients came and went)" "$base open descriptors, as before" \
             "$(fd_count "$SERVER_PID")" "$2"
 }

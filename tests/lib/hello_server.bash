@@ -53,6 +53,192 @@ _hello_see() {
     printf '(see %s of the lesson)' "$1"
 }
 
+# ------------------------------------------------------------ likely causes
+# Every "likely cause" of these tests comes from the tables below, by KEY
+# (FUNCTION.WHAT: hello_test_FUNCTION's check WHAT). A lesson whose starter
+# has its own names for the work (or gives that part ready-made) has its own
+# text; the others get the default, which names no function: a cause must
+# never send a student to a function or a step their lesson does not have.
+# tests/harness/causes.bats checks every text against the lesson's README
+# and the TODO(step N) comments of its starter.
+
+# _hello_cause KEY STEP [NAME=VALUE...]: the cause for KEY in this lesson
+# (SOCKSTEP_LESSON), each {NAME} replaced by VALUE, then "(see STEP of the
+# lesson)" unless the text ends with the step it means ("(step 3)").
+_hello_cause() {
+    local key=$1 step=$2 text pair
+    shift 2
+    text=$(_hello_lesson_cause "${SOCKSTEP_LESSON%%-*}" "$key") ||
+        text=$(_hello_default_cause "$key") ||
+        text="(no likely cause is written for '$key')"
+    for pair in "$@"; do
+        text=${text//"{${pair%%=*}}"/${pair#*=}}
+    done
+    # A text that names the step of the function it names keeps it.
+    if [[ $text == *"(step "[0-9]")" || $text == *"(steps "*")" ]]; then
+        printf '%s\n' "$text"
+    else
+        printf '%s %s\n' "$text" "$(_hello_see "$step")"
+    fi
+}
+
+# _say TEXT: prints TEXT as it is (the tables' texts hold backslashes).
+_say() {
+    printf '%s\n' "$1"
+}
+
+# _hello_given WHAT: the cause of a test of a part the lesson's starter
+# already has.
+_hello_given() {
+    printf '%s' "$1 is given in this lesson's starter: if you changed that code, compare it with the committed starter (git diff lessons/)"
+}
+
+# _hello_default_cause KEY: the text for any lesson (no function names).
+_hello_default_cause() {
+    case $1 in
+    listening.line) _say "print the address the listening socket is bound to, IPv4 as ADDR:PORT, on stdout, then flush stdout" ;;
+    listening.port) _say "print the port the kernel chose, not the one asked for (0)" ;;
+    usage.status) _say "a bad option, a port that is not a number from 0 to 65535, or an extra argument: exit status 2" ;;
+    usage.one_line) _say "print the problem and the usage in one line, to stderr" ;;
+    port_in_use.error) _say "when no address can be bound, print why on stderr (the system's error text) and exit 1" ;;
+    restart_time_wait.welcome) _say "the server does not welcome its client" ;;
+    restart_time_wait.reuse) _say "set the option that lets a port with connections in TIME_WAIT be bound again at once, before binding" ;;
+    ipv6.listening) _say "-b ::1 must listen on the IPv6 loopback, and print IPv6 addresses in brackets" ;;
+    ipv6.serve) _say "the server does not serve IPv6 clients" ;;
+    ipv6.log) _say "log an IPv6 peer in brackets: [::1]:PORT" ;;
+    welcome.welcome) _say "send \"Welcome!\\n\" as soon as a client is accepted" ;;
+    welcome.close) _say "when the client ends its stream (a read returns 0), close the connection" ;;
+    replies.reply) _say "read a line, answer \"Hello, LINE!\\n\", repeat until \"exit\"" ;;
+    replies.close) _say "after the line \"exit\" the server must close the connection" ;;
+    exit.exit) _say "the line \"exit\" ends the conversation: no reply, close" ;;
+    exit.close) _say "after \"exit\" close the connection" ;;
+    end_of_stream.reply) _say "answer only complete lines; the end of the stream means the client is done" ;;
+    end_of_stream.close) _say "at the end of the stream, close the connection" ;;
+    pipelined.reply) _say "TCP keeps no message boundaries: one read may bring many lines (or half of one); buffer the bytes and answer each line, at once" ;;
+    pipelined.close) _say "the last line was \"exit\": close the connection" ;;
+    dribble.reply) _say "a read returns whatever has arrived, maybe one byte: keep the bytes until the '\\n' comes" ;;
+    dribble.close) _say "after \"exit\" close the connection" ;;
+    crlf.reply) _say "drop one '\\r' just before the '\\n' (telnet and nc -C send \"\\r\\n\"), keep the others" ;;
+    crlf.close) _say "\"exit\\r\\n\" is the line \"exit\": close the connection" ;;
+    nul.reply) _say "a line is bytes and a length, not a C string: a NUL byte is data" ;;
+    long_lines.4096) _say "a line of exactly 4096 bytes is allowed (and a '\\r' after it)" ;;
+    long_lines.4097) _say "past 4096 bytes without a '\\n', send \"Error: line too long\\n\" and close" ;;
+    long_lines.close) _say "after \"Error: line too long\\n\" close the connection" ;;
+    long_lines.others) _say "a long line must end only its own connection, never the server" ;;
+    long_lines.survive) _say "a too-long line ends one connection, not the server" ;;
+    log_lines.both) _say "log both lines on stderr with the client's address and port" ;;
+    log_lines.accept) _say "log the accepted client's address and port" ;;
+    log_lines.stdout) _say "stdout holds only the listening line: log to stderr" ;;
+    silent_client.welcome) _say "send the welcome as soon as a client is accepted" ;;
+    silent_client.second) _say "the server is still busy with the silent first client: serve each client on its own" ;;
+    silent_client.kept) _say "a silent client must not be cut off" ;;
+    exit_while_busy.reply) _say "serve each client on its own, so that a silent one does not hold up the others" ;;
+    exit_while_busy.close) _say "after \"exit\" close the connection at once, while the other client stays" ;;
+    child_sockets.fork) _say "serve each accepted connection in a child process" ;;
+    child_sockets.listener) _say "the child must close its copy of the listening socket: it never accepts" ;;
+    port_free_after_parent_dies.listener) _say "the child still holds the listening socket, so the port stays taken: the child must close it" ;;
+    many_clients.served) _say "every client must be served at the same time as the others" ;;
+    reset.answer) _say "the server does not answer" ;;
+    reset.next) _say "a reset connection makes a read or a write fail: end that connection only" ;;
+    reset.survive) _say "a reset must end one connection, never the server" ;;
+    slow_reader.whole) _say "a write may take fewer bytes than asked when the socket buffer is full: every byte of every reply must go out, in order" ;;
+    slow_reader.close) _say "after \"exit\" close the connection" ;;
+    stop.running) _say "SIG{signal} must end the wait of the loop, and the loop end at once" ;;
+    stop.status) _say "without a handler, SIG{signal} kills the process (status 128+signal): the server must catch it and exit with status 0" ;;
+    stop.slow) _say "leave the loop as soon as the stop flag is set" ;;
+    stop.children) _say "on stop, end the children and reap them before exiting" ;;
+    no_leaks.served) _say "serve each client on its own and close its connection at the end" ;;
+    no_leaks.fds) _say "close each connection's descriptor when its client leaves" ;;
+    no_leaks.threads) _say "nothing may be left running for a client that has left" ;;
+    no_zombies.served) _say "serve each client in a child process, and close the parent's copy of the connection" ;;
+    no_zombies.reap) _say "reap each child as soon as it ends" ;;
+    netcat.reply) _say "the server must answer lines and close after exit" ;;
+    netcat.close) _say "close the connection after \"exit\"" ;;
+    socat.reply) _say "the server must drop the '\\r' of \"\\r\\n\" and close after exit" ;;
+    stop_race.race) _say "the signal came after the loop had looked at the stop flag: the flag is set, but {call} blocks anyway until the next client comes. The wait must end when a stop signal arrives just before it starts" ;;
+    stop_race.status) _say "the server must catch the stop signal and exit with status 0" ;;
+    stop_race.slow) _say "the wait must end as soon as the signal arrives" ;;
+    *) return 1 ;;
+    esac
+}
+
+# _hello_lesson_cause LESSON KEY: the text lesson LESSON (03, 04...) has for
+# KEY, in the words of its own README and starter; fails when it has none.
+_hello_lesson_cause() {
+    case $1:$2 in
+    # Lesson 03 writes all of it: the listener (step 1), the welcome (2),
+    # lines and replies (3), a thread per connection (4), the stop (5).
+    03:listening.line) _say "after bind and listen: getsockname, format_address, then print \"listening on ADDR:PORT\" and fflush(stdout) (step 1)" ;;
+    03:listening.port) _say "print the port getsockname returns, not the one asked for (0) (step 1)" ;;
+    03:port_in_use.error) _say "keep the first address that binds; when none does: die(\"cannot listen on %s port %s\", ...), which prints strerror(errno) and exits 1 (step 1)" ;;
+    03:restart_time_wait.welcome | 03:welcome.welcome | 03:silent_client.welcome) _say "send WELCOME with write_all as soon as a client is accepted (step 2)" ;;
+    03:restart_time_wait.reuse) _say "setsockopt SO_REUSEADDR on the listening socket before bind: without it a port with connections in TIME_WAIT cannot be bound for a minute (step 1)" ;;
+    03:ipv6.listening) _say "resolve -b with getaddrinfo (AF_UNSPEC, AI_PASSIVE); format_address puts IPv6 addresses in brackets (step 1)" ;;
+    03:ipv6.log) _say "log the peer with format_address, IPv6 in brackets (step 1)" ;;
+    03:welcome.close | 03:end_of_stream.close) _say "read_line returns LINE_EOF when the client ends its stream: return, and the connection is closed (step 3)" ;;
+    03:replies.reply) _say "for each line from read_line, send_hello; the line \"exit\" (is_exit_line) ends the loop (step 3)" ;;
+    03:end_of_stream.reply) _say "read_line hands out complete lines only: at the end of the stream an unfinished line is dropped (LINE_EOF) (step 3)" ;;
+    03:pipelined.reply | 03:dribble.reply) _say "read_line cuts lines out of the bytes in r->buf, refilling it with line_reader_fill when it is used up: one read may bring many lines, or one byte (step 3)" ;;
+    03:nul.reply) _say "a line is bytes and a length, not a C string: copy it with memcpy, never with %s or strcpy (step 3)" ;;
+    03:long_lines.4096 | 03:long_lines.4097) _say "read_line returns LINE_TOO_LONG past MAX_LINE_LEN bytes, no sooner; then send TOO_LONG and return (step 3)" ;;
+    03:silent_client.second | 03:exit_while_busy.reply | 03:many_clients.served) _say "start a detached thread per connection (start_connection_thread): the accept loop must not serve the client itself (step 4)" ;;
+    03:reset.next | 03:reset.survive) _say "ignore SIGPIPE with sigaction (SIG_IGN): a write to a client that is gone then fails with EPIPE, and only that connection ends (step 3)" ;;
+    03:slow_reader.whole) _say "write_all: loop until all len bytes are written: write may take fewer than asked (step 3)" ;;
+    03:stop.running) _say "install handle_stop_signal for SIG{signal} with sigaction, sa_flags 0 (no SA_RESTART): the wait then fails with EINTR and the loop sees the flag (step 5)" ;;
+    03:stop.status | 03:stop_race.status) _say "without a handler, SIG{signal} kills the process (status 128+signal): install handle_stop_signal with sigaction (step 5)" ;;
+    03:stop.slow) _say "leave the accept loop as soon as stop_requested is set (step 5)" ;;
+    03:stop_race.race | 04:stop_race.race | 05:stop_race.race) _say "the signal came after the loop had looked at the stop flag: the flag is set, but {call} blocks anyway. Keep SIGINT and SIGTERM blocked outside the wait, and wait with pselect(..., wait_mask), which unblocks them only while it waits" ;;
+    03:no_leaks.threads) _say "connection_thread must return once its client has left, and be started detached (pthread_attr_setdetachstate) so that nobody has to join it (step 4)" ;;
+    # Lesson 04 is given lesson 03's server (listening, the protocol, the
+    # stop signals) and adds a child per connection (step 1), the child
+    # closing the listener (2), reaping (3), the children's stop (4).
+    04:listening.line | 04:listening.port) _hello_given "the listener and its 'listening on' line" ;;
+    04:usage.status | 04:usage.one_line | 06:usage.status | 06:usage.one_line | 07:usage.status | 07:usage.one_line | 08:usage.status | 08:usage.one_line | 03:usage.status | 03:usage.one_line) _hello_given "the command line" ;;
+    04:port_in_use.error | 04:ipv6.listening | 04:restart_time_wait.reuse) _hello_given "opening the listener" ;;
+    04:silent_client.second | 04:exit_while_busy.reply | 04:many_clients.served | 04:no_leaks.served | 04:no_zombies.served) _say "block_signals, then fork(): the child calls serve_in_child, the parent goes back to accept at once (step 1)" ;;
+    04:welcome.close | 04:replies.close | 04:exit.close | 04:end_of_stream.close | 04:pipelined.close | 04:dribble.close | 04:crlf.close | 04:long_lines.close | 04:slow_reader.close | 04:netcat.close | 04:exit_while_busy.close | 04:no_leaks.fds) _say "a connection ends only when every process holding its descriptor closes it: the parent must close its copy right after fork (step 1)" ;;
+    04:child_sockets.fork) _say "fork() a child for each accepted connection, and call serve_in_child in it (step 1)" ;;
+    04:child_sockets.listener | 04:port_free_after_parent_dies.listener) _say "the child never accepts: close its copy of listener first, in serve_in_child (step 2)" ;;
+    04:no_zombies.reap) _say "reap_children: waitpid(-1, NULL, WNOHANG) until it returns 0 or -1; install it for SIGCHLD with sigaction (SA_NOCLDSTOP) (step 3)" ;;
+    04:stop.running) _say "after the loop, kill(pid, SIGTERM) each child left before waitpid(-1, NULL, 0): a child serving a client does not end by itself (step 4)" ;;
+    04:stop.children) _say "on stop: forget_finished_children, kill(pid, SIGTERM) each child left, then waitpid(-1, NULL, 0) until it fails with ECHILD (step 4)" ;;
+    # Lesson 05 (the UDP server) shares only the stop race.
+    05:stop_race.status) _say "without a handler, SIG{signal} kills the process: sigaction() for SIGINT and SIGTERM with handle_stop_signal" ;;
+    # Lessons 06 and 07 are given the listener, the command line and the
+    # signal handlers; 07 also lesson 06's line framing (feed_input).
+    06:listening.line | 06:listening.port | 07:listening.line | 07:listening.port | 08:listening.line | 08:listening.port) _hello_given "the listener and its 'listening on' line" ;;
+    06:port_in_use.error | 06:ipv6.listening | 06:restart_time_wait.reuse | 07:port_in_use.error | 07:ipv6.listening | 07:restart_time_wait.reuse | 08:port_in_use.error) _hello_given "opening the listener" ;;
+    06:log_lines.accept | 06:log_lines.stdout | 06:ipv6.log | 07:log_lines.accept | 07:log_lines.stdout | 07:ipv6.log) _hello_given "the log line of each accepted client (add_connection)" ;;
+    07:log_lines.both) _hello_given "logging each client's arrival and end (add_connection)" ;;
+    06:restart_time_wait.welcome | 06:welcome.welcome | 06:silent_client.welcome) _say "add_connection queues Welcome!: flush_output must send it, and wanted_events ask for POLLOUT while bytes wait (step 2)" ;;
+    06:welcome.close | 06:end_of_stream.close | 06:replies.close | 06:exit.close | 06:pipelined.close | 06:dribble.close | 06:crlf.close | 06:long_lines.close | 06:slow_reader.close | 06:netcat.close | 06:exit_while_busy.close) _say "once the replies are out, a CONN_CLOSING connection goes to close_connection, which closes the socket and logs it (step 5)" ;;
+    06:replies.reply | 06:end_of_stream.reply | 06:pipelined.reply | 06:dribble.reply | 06:netcat.reply) _say "feed_input: answer each complete line, keep the start of an unfinished one in c->in until its newline comes (step 3)" ;;
+    06:exit.exit) _say "feed_input: the line \"exit\" gets no reply and sets CONN_CLOSING (step 3)" ;;
+    06:crlf.reply | 06:socat.reply) _say "feed_input: drop one '\\r' just before the '\\n', keep the others (step 3)" ;;
+    06:nul.reply) _say "feed_input: find the newline with memchr and copy with lengths (buffer_append), never strchr or strlen: a NUL byte is data (step 3)" ;;
+    06:long_lines.4096 | 06:long_lines.4097) _say "feed_input: up to LINE_LIMIT bytes (and a '\\r') are a line; more: queue \"Error: line too long\\n\" and set CONN_CLOSING (step 3)" ;;
+    06:long_lines.others | 06:long_lines.survive | 06:reset.survive) _say "an error on one connection goes to close_connection for that one only; the loop goes on (step 5)" ;;
+    06:log_lines.both) _say "close_connection logs \"Connection from PEER closed.\" on stderr (step 5)" ;;
+    06:silent_client.second | 06:exit_while_busy.reply | 06:many_clients.served | 06:no_leaks.served | 06:reset.answer) _say "no call may wait for one client: set_nonblocking on each socket, one read per POLLIN, and flush_output stops at EAGAIN (steps 1 and 2)" ;;
+    06:reset.next) _say "flush_output returns -1 on EPIPE or ECONNRESET, read_from_client closes on a read error: close_connection for that client only (step 2)" ;;
+    06:slow_reader.whole) _say "flush_output: write what the kernel takes, advance c->out.start by that, keep the rest for the next POLLOUT (EAGAIN is no error) (step 2)" ;;
+    06:no_leaks.fds) _say "close_connection must close() the socket, and remove_closed_connections drop its entry (step 5)" ;;
+    06:stop.running | 06:stop.slow) _say "poll() returns -1 with EINTR on SIG{signal} (the handler is given): continue, so that the loop condition reads stop_requested (step 1)" ;;
+    06:stop.status | 06:stop_race.status | 07:stop.status | 07:stop_race.status) _say "the stop handler is given: serve_forever must return once stop_requested is set, so that main returns 0" ;;
+    06:stop_race.race | 06:stop_race.slow) _say "the signal came after the loop had looked at stop_requested and before poll() started: poll() must wait at most TICK_MS, so that the flag is looked at again within 250 ms (step 1)" ;;
+    07:restart_time_wait.welcome | 07:welcome.welcome | 07:silent_client.welcome) _say "accept_clients: accept4() every waiting client and hand it to add_connection, which sends the welcome (step 3)" ;;
+    07:welcome.close | 07:end_of_stream.close | 07:replies.close | 07:exit.close | 07:pipelined.close | 07:dribble.close | 07:crlf.close | 07:long_lines.close | 07:slow_reader.close | 07:netcat.close | 07:exit_while_busy.close) _say "read_from_client: a read of 0 is the end of the stream (CONN_CLOSING); feed_input sets CONN_CLOSING after \"exit\": return false then (step 4)" ;;
+    07:replies.reply | 07:end_of_stream.reply | 07:pipelined.reply | 07:dribble.reply | 07:exit.exit | 07:crlf.reply | 07:nul.reply | 07:long_lines.4096 | 07:long_lines.4097 | 07:netcat.reply | 07:socat.reply) _say "read_from_client: read until EAGAIN (at most READ_BUDGET reads), give each chunk to feed_input (given), then flush_output (step 4)" ;;
+    07:long_lines.others | 07:long_lines.survive | 07:reset.survive | 07:reset.next) _say "a failed read or write ends that connection only (CONN_CLOSED); the loop goes on (step 4)" ;;
+    07:silent_client.second | 07:exit_while_busy.reply | 07:many_clients.served | 07:no_leaks.served | 07:reset.answer) _say "accept4() with SOCK_NONBLOCK, and read_from_client returns at EAGAIN: no call may wait for one client (steps 3 and 4)" ;;
+    07:slow_reader.whole) _say "replies the kernel cannot take now wait in c->out: update_interest must ask for EPOLLOUT while they wait (wanted_events), and re-arm reading once they drain (step 5)" ;;
+    07:no_leaks.fds) _say "every connection that ends (CONN_CLOSED) must be closed (step 4)" ;;
+    07:stop.running | 07:stop.slow) _say "epoll_pwait returns -1 with EINTR on SIG{signal}: continue, so that the loop condition reads stop_requested (step 2)" ;;
+    07:stop_race.race | 07:stop_race.slow) _say "the signal came after the loop had looked at stop_requested: wait with epoll_pwait(..., wait_mask), which unblocks SIGINT and SIGTERM only while it waits (step 2)" ;;
+    *) return 1 ;;
+    esac
+}
+
 # _hello_start PROG [ARGS...]: starts the server on an ephemeral port.
 _hello_start() {
     local prog=$1
@@ -133,7 +319,7 @@ _hello_conversation() {
 }
 
 # _hello_expect_quick_stop STARTED SENT BRIEF CAUSE_RUNNING CAUSE_STATUS
-# CAUSE_SLOW: the server, sent a stop signal at STARTED (_hello_now_ms),
+# CAUSE_SLOW: the server, sent a stop signal at STARTED (now_ms),
 # exits within 1 s (scaled) with status 0. SENT and BRIEF say what was sent.
 _hello_expect_quick_stop() {
     local started=$1 sent=$2 brief=$3 elapsed
@@ -141,7 +327,7 @@ _hello_expect_quick_stop() {
         report_mismatch "$sent" "the server exits within 1 s with status 0" "still running after 3 s" "$4"
         return 1
     fi
-    elapsed=$(($(_hello_now_ms) - started))
+    elapsed=$(($(now_ms) - started))
     if ((EXIT_STATUS != 0)); then
         report_mismatch "$brief" "exit status 0" "exit status $EXIT_STATUS" "$5"
         return 1
@@ -178,34 +364,6 @@ _hello_swarm_rounds() {
 # _hello_file_has FILE TEXT: true when FILE holds the bytes of TEXT.
 _hello_file_has() {
     grep -qF -- "$2" "$1" 2>/dev/null
-}
-
-_hello_file_size_at_least() {
-    [[ -f $1 && $(wc -c <"$1") -ge $2 ]]
-}
-
-# _hello_now_ms: a clock in milliseconds.
-_hello_now_ms() {
-    local t=${EPOCHREALTIME/,/.}
-    if [[ -n $t ]]; then
-        local s=${t%.*} f=${t#*.}000
-        echo $((s * 1000 + 10#${f:0:3}))
-    else
-        echo $(($(date +%s) * 1000))
-    fi
-}
-
-# _hello_proc_stats: the stat lines of every process (Linux /proc). Through
-# cat, because awk (mawk) gives up at the first process that vanished
-# between the glob and the read. The name field "(...)" may hold spaces:
-# it is squeezed to one word so that the fields after it keep their place.
-_hello_proc_stats() {
-    cat /proc/[0-9]*/stat 2>/dev/null | sed 's/ (.*) / (name) /' || true
-}
-
-# _hello_children PID: the process ids of PID's children.
-_hello_children() {
-    _hello_proc_stats | awk -v parent="$1" '$4 == parent { print $1 }'
 }
 
 _hello_any_running() {
@@ -251,11 +409,11 @@ hello_test_listening() {
     _hello_start "$prog" "$@" || return 1
     expect_equal "(nothing: the server was started with -p 0)" \
         "listening on 127.0.0.1:$SERVER_PORT" "$(head -n 1 "$SERVER_OUT")" \
-        "print the address getsockname returns, IPv4 as ADDR:PORT, then fflush(stdout) $(_hello_see "$step")" ||
+        "$(_hello_cause listening.line "$step")" ||
         return 1
     if ((SERVER_PORT == 0)); then
         report_mismatch "(nothing)" "a port chosen by the kernel" "port 0" \
-            "read the real port with getsockname after bind $(_hello_see "$step")"
+            "$(_hello_cause listening.port "$step")"
         return 1
     fi
 }
@@ -270,13 +428,13 @@ hello_test_usage() {
         if ((status != 2)); then
             report_mismatch "$prog $args" "exit status 2 (usage error)" \
                 "exit status $status, stderr '$stderr'" \
-                "check the options with getopt and the port with strtoul + end pointer + range $(_hello_see "$step")"
+                "$(_hello_cause usage.status "$step")"
             return 1
         fi
         if [[ ${#stderr_lines[@]} != 1 || -n $output ]]; then
             report_mismatch "$prog $args" "exactly one line on stderr, nothing on stdout" \
                 "stderr '$stderr', stdout '$output'" \
-                "print the problem and the usage in one line, to stderr $(_hello_see "$step")"
+                "$(_hello_cause usage.one_line "$step")"
             return 1
         fi
     done
@@ -293,7 +451,7 @@ hello_test_port_in_use() {
         report_mismatch "$prog -p $SERVER_PORT (a port another server listens on)" \
             "exit status 1, stderr naming 'Address already in use'" \
             "exit status $status, stderr '$stderr'" \
-            "check bind's result and report it with strerror(errno), exit 1 $(_hello_see "$step")"
+            "$(_hello_cause port_in_use.error "$step")"
         return 1
     fi
 }
@@ -311,7 +469,7 @@ hello_test_restart_time_wait() {
     wait_until 3 _hello_file_has "$BG_OUT" "Welcome!" || {
         _hello_read "$BG_OUT"
         report_mismatch "(nothing)" $'Welcome!\n' "$HELLO_TEXT" \
-            "the server does not welcome its client $(_hello_see "$step")"
+            "$(_hello_cause restart_time_wait.welcome "$step")"
         return 1
     }
     # The server closes first, so its side of the connection waits in
@@ -325,7 +483,7 @@ hello_test_restart_time_wait() {
         report_mismatch "restart: $prog -p $port right after a stop" \
             "listening on 127.0.0.1:$port" \
             "$(tail -n 1 "$SERVER_ERR" 2>/dev/null)" \
-            "set SO_REUSEADDR on the listening socket before bind: without it a port with connections in TIME_WAIT cannot be bound for a minute $(_hello_see "$step")"
+            "$(_hello_cause restart_time_wait.reuse "$step")"
         return 1
     fi
 }
@@ -338,16 +496,16 @@ hello_test_ipv6() {
     start_server "$prog" -b ::1 -p 0 "$@" || return 1
     expect_equal "(nothing: started with -b ::1 -p 0)" "listening on [::1]:$SERVER_PORT" \
         "$(head -n 1 "$SERVER_OUT")" \
-        "resolve -b with getaddrinfo (AF_UNSPEC, AI_PASSIVE) and print IPv6 addresses in brackets $(_hello_see "$step")" ||
+        "$(_hello_cause ipv6.listening "$step")" ||
         return 1
     input=$(_hello_input v6 'Michael\nexit\n')
     _hello_peer v6 "$input" -k -t "$(_hello_ms 3000)"
     _hello_expect_reply "Michael\nexit\n" $'Welcome!\nHello, Michael!\n' v6 \
-        "the server does not serve IPv6 clients $(_hello_see "$step")" || return 1
+        "$(_hello_cause ipv6.serve "$step")" || return 1
     wait_until 3 grep -q -E '^Accept new connection from \[::1\]:[0-9]+\.\.\.$' "$SERVER_ERR" || {
         report_mismatch "a connection from ::1" "a log line 'Accept new connection from [::1]:PORT...'" \
             "$(head -c 300 "$SERVER_ERR")" \
-            "format the peer address with getnameinfo, IPv6 in brackets $(_hello_see "$step")"
+            "$(_hello_cause ipv6.log "$step")"
         return 1
     }
 }
@@ -361,8 +519,8 @@ hello_test_welcome() {
     shift 2
     _hello_start "$prog" "$@" || return 1
     _hello_conversation welcome '' "(nothing, then end of stream)" $'Welcome!\n' \
-        "send \"Welcome!\\n\" as soon as accept returns $(_hello_see "$step")" \
-        "when read returns 0 the client is gone: close the connection $(_hello_see "$step")"
+        "$(_hello_cause welcome.welcome "$step")" \
+        "$(_hello_cause welcome.close "$step")"
 }
 
 # hello_test_replies PROG STEP: the tutorial's exchange, one line at a time.
@@ -372,8 +530,8 @@ hello_test_replies() {
     _hello_start "$prog" "$@" || return 1
     _hello_conversation replies 'Michael\nTracy\nSarah\nexit\n' "Michael\nTracy\nSarah\nexit\n" \
         $'Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n' \
-        "read a line, answer \"Hello, LINE!\\n\", repeat until \"exit\" $(_hello_see "$step")" \
-        "after the line \"exit\" the server must close the connection $(_hello_see "$step")" -k
+        "$(_hello_cause replies.reply "$step")" \
+        "$(_hello_cause replies.close "$step")" -k
 }
 
 # hello_test_exit PROG STEP: "exit" closes at once; later lines get nothing.
@@ -383,8 +541,8 @@ hello_test_exit() {
     _hello_start "$prog" "$@" || return 1
     _hello_conversation exit 'Michael\nexit\nTracy\n' "Michael\nexit\nTracy\n (and the connection kept open)" \
         $'Welcome!\nHello, Michael!\n' \
-        "the line \"exit\" ends the conversation: no reply, close $(_hello_see "$step")" \
-        "after \"exit\" close the connection: every copy of its descriptor $(_hello_see "$step")" -k
+        "$(_hello_cause exit.exit "$step")" \
+        "$(_hello_cause exit.close "$step")" -k
 }
 
 # hello_test_end_of_stream PROG STEP: end of stream after a line: the reply,
@@ -394,8 +552,8 @@ hello_test_end_of_stream() {
     shift 2
     _hello_start "$prog" "$@" || return 1
     _hello_conversation eos 'Michael\nTra' "Michael\nTra then end of stream" $'Welcome!\nHello, Michael!\n' \
-        "answer only complete lines; read returning 0 means the client is done $(_hello_see "$step")" \
-        "when read returns 0, close the connection $(_hello_see "$step")"
+        "$(_hello_cause end_of_stream.reply "$step")" \
+        "$(_hello_cause end_of_stream.close "$step")"
 }
 
 # hello_test_pipelined PROG STEP: 1000 lines in one write, answered in order.
@@ -409,10 +567,10 @@ hello_test_pipelined() {
     _hello_peer pipelined "$input" -k -t "$(_hello_ms 4000)"
     expect_file_equal "1000 lines 'name-1\\n' ... 'name-1000\\n' then 'exit\\n', in one write" \
         "$expected" "$BATS_TEST_TMPDIR/pipelined.out" \
-        "TCP keeps no message boundaries: one read may bring many lines (or half of one); buffer the bytes and answer each line, at once $(_hello_see "$step")" ||
+        "$(_hello_cause pipelined.reply "$step")" ||
         return 1
     _hello_expect_status "1000 lines, then exit" 0 pipelined \
-        "the last line was \"exit\": close the connection $(_hello_see "$step")"
+        "$(_hello_cause pipelined.close "$step")"
 }
 
 # hello_test_dribble PROG STEP: a line that arrives one byte at a time.
@@ -422,8 +580,8 @@ hello_test_dribble() {
     _hello_start "$prog" "$@" || return 1
     _hello_conversation dribble 'Michael\nTracy\nexit\n' "Michael\nTracy\nexit\n, one byte per write" \
         $'Welcome!\nHello, Michael!\nHello, Tracy!\n' \
-        "a read returns whatever has arrived, maybe one byte: keep reading until the '\\n' $(_hello_see "$step")" \
-        "after \"exit\" close the connection $(_hello_see "$step")" -k -d 3
+        "$(_hello_cause dribble.reply "$step")" \
+        "$(_hello_cause dribble.close "$step")" -k -d 3
 }
 
 # hello_test_crlf PROG STEP: "\r\n" ends a line like "\n"; a '\r' inside a
@@ -434,8 +592,8 @@ hello_test_crlf() {
     _hello_start "$prog" "$@" || return 1
     _hello_conversation crlf 'Michael\r\nTr\racy\r\nexit\r\n' "Michael\r\nTr\racy\r\nexit\r\n" \
         $'Welcome!\nHello, Michael!\nHello, Tr\racy!\n' \
-        "drop one '\\r' just before the '\\n' (telnet and nc -C send \"\\r\\n\"), keep the others $(_hello_see "$step")" \
-        "\"exit\\r\\n\" is the line \"exit\": close the connection $(_hello_see "$step")" -k
+        "$(_hello_cause crlf.reply "$step")" \
+        "$(_hello_cause crlf.close "$step")" -k
 }
 
 # hello_test_nul PROG STEP: NUL bytes pass through the reply.
@@ -448,7 +606,7 @@ hello_test_nul() {
     printf 'Welcome!\nHello, a\0b!\nHello, \0!\n' >"$expected"
     _hello_peer nul "$input" -k -t "$(_hello_ms 3000)"
     expect_file_equal "'a\\0b\\n\\0\\nexit\\n'" "$expected" "$BATS_TEST_TMPDIR/nul.out" \
-        "a line is bytes and a length, not a C string: copy it with memcpy, never with %s or strcpy $(_hello_see "$step")"
+        "$(_hello_cause nul.reply "$step")"
 }
 
 # hello_test_long_lines PROG STEP: a 4096-byte line is answered; a 4097-byte
@@ -470,26 +628,26 @@ hello_test_long_lines() {
     input=$(_hello_input long4096 '%s\nexit\n' "$long")
     _hello_peer long4096 "$input" -k -t "$(_hello_ms 3000)"
     _hello_expect_reply "a line of 4096 x, then exit" $'Welcome!\nHello, '"$long"$'!\n' long4096 \
-        "a line of exactly 4096 bytes is allowed: make the line buffer hold 4096 bytes and a '\\r' $(_hello_see "$step")" ||
+        "$(_hello_cause long_lines.4096 "$step")" ||
         return 1
 
     input=$(_hello_input long4097 '%sx\nMichael\n' "$long")
     _hello_peer long4097 "$input" -k -t "$(_hello_ms 3000)"
     _hello_expect_reply "a line of 4097 x, then Michael\n" $'Welcome!\nError: line too long\n' long4097 \
-        "past 4096 bytes without a '\\n', send \"Error: line too long\\n\" and close $(_hello_see "$step")" ||
+        "$(_hello_cause long_lines.4097 "$step")" ||
         return 1
     _hello_expect_status "a line of 4097 x" 0 long4097 \
-        "after \"Error: line too long\\n\" close the connection $(_hello_see "$step")" || return 1
+        "$(_hello_cause long_lines.close "$step")" || return 1
 
     wait_exit "$other" "$((6 * HELLO_SLOW))" || true
     _hello_read "$BG_OUT"
     expect_equal "Bob\n from a client connected before the long lines" \
         $'Welcome!\nHello, Bob!\n' "$HELLO_TEXT" \
-        "a long line must end only its own connection, never the server $(_hello_see "$step")" ||
+        "$(_hello_cause long_lines.others "$step")" ||
         return 1
     if ! is_running "$SERVER_PID"; then
         report_mismatch "long lines" "the server still running" "it exited" \
-            "a too-long line ends one connection, not the server $(_hello_see "$step")"
+            "$(_hello_cause long_lines.survive "$step")"
         return 1
     fi
 }
@@ -507,18 +665,18 @@ hello_test_log_lines() {
         report_mismatch "a client from 127.0.0.1:$port that says Michael, then exit" \
             "on stderr: 'Accept new connection from 127.0.0.1:$port...' and 'Connection from 127.0.0.1:$port closed.'" \
             "stderr '$(head -c 300 "$SERVER_ERR")'" \
-            "log both lines on stderr with the client's address from accept $(_hello_see "$step")"
+            "$(_hello_cause log_lines.both "$step")"
         return 1
     fi
     if ! grep -qxF "Accept new connection from 127.0.0.1:$port..." "$SERVER_ERR"; then
         report_mismatch "a client from 127.0.0.1:$port" \
             "on stderr: 'Accept new connection from 127.0.0.1:$port...'" \
             "stderr '$(head -c 300 "$SERVER_ERR")'" \
-            "log the accepted client's address and port $(_hello_see "$step")"
+            "$(_hello_cause log_lines.accept "$step")"
         return 1
     fi
     expect_equal "a client" "listening on 127.0.0.1:$SERVER_PORT" "$(tr -d '\n' <"$SERVER_OUT")" \
-        "stdout holds only the listening line: log to stderr $(_hello_see "$step")"
+        "$(_hello_cause log_lines.stdout "$step")"
 }
 
 # ------------------------------------------------------------- concurrency
@@ -535,18 +693,18 @@ hello_test_silent_client() {
     if ! wait_until 3 _hello_file_has "$BG_OUT" "Welcome!"; then
         _hello_read "$BG_OUT"
         report_mismatch "(a first client connects and stays silent)" $'Welcome!\n' \
-            "$HELLO_TEXT" "send the welcome as soon as a client is accepted $(_hello_see "$step")"
+            "$HELLO_TEXT" "$(_hello_cause silent_client.welcome "$step")"
         return 1
     fi
     input=$(_hello_input second 'Bob\n')
     _hello_peer second "$input" -k -c 21 -t "$(_hello_ms 2000)"
     _hello_expect_reply "Bob\n from a second client while the first stays silent" \
         $'Welcome!\nHello, Bob!\n' second \
-        "the server is still busy with the silent first client: serve each client on its own (a thread, a process or an event loop) $(_hello_see "$step")" ||
+        "$(_hello_cause silent_client.second "$step")" ||
         return 1
     if ! is_running "$silent"; then
         report_mismatch "(a first client stays silent)" "its connection still open" \
-            "it ended: '$(cat "$BG_ERR")'" "a silent client must not be cut off $(_hello_see "$step")"
+            "it ended: '$(cat "$BG_ERR")'" "$(_hello_cause silent_client.kept "$step")"
         return 1
     fi
 }
@@ -564,10 +722,10 @@ hello_test_exit_while_busy() {
     _hello_peer busy "$input" -k -t "$(_hello_ms 2000)"
     _hello_expect_reply "Bob\nexit\n while another client stays connected" \
         $'Welcome!\nHello, Bob!\n' busy \
-        "serve each client on its own, so that a silent one does not hold up the others $(_hello_see "$step")" ||
+        "$(_hello_cause exit_while_busy.reply "$step")" ||
         return 1
     _hello_expect_status "Bob\nexit\n while another client stays connected" 0 busy \
-        "a connection ends only when every process holding its descriptor closes it: the parent must close its copy right after fork $(_hello_see "$step")"
+        "$(_hello_cause exit_while_busy.close "$step")"
 }
 
 # hello_test_child_sockets PROG STEP: the child serving a client holds one
@@ -580,17 +738,17 @@ hello_test_child_sockets() {
     start_background "$(fixture tcp_peer)" -k -t "$(_hello_ms 10000)" "$SERVER_HOST" "$SERVER_PORT"
     wait_until 3 _hello_file_has "$BG_OUT" "Welcome!" || true
     child=""
-    wait_until 3 eval 'child=$(_hello_children "$SERVER_PID" | head -n 1); [[ -n $child ]]' || true
+    wait_until 3 eval 'child=$(child_pids "$SERVER_PID" | head -n 1); [[ -n $child ]]' || true
     if [[ -z $child ]]; then
         report_mismatch "(a client connects and stays)" "a child process serving it" \
-            "no child process" "fork a child for each accepted connection $(_hello_see "$step")"
+            "no child process" "$(_hello_cause child_sockets.fork "$step")"
         return 1
     fi
     sockets=$(find "/proc/$child/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' 2>/dev/null | wc -l)
     if ((sockets != 1)); then
         report_mismatch "(a client connects and stays)" "the child holds 1 socket (its client's)" \
             "it holds $sockets sockets" \
-            "the child must close its copy of the listening socket: it never accepts $(_hello_see "$step")"
+            "$(_hello_cause child_sockets.listener "$step")"
         return 1
     fi
 }
@@ -610,7 +768,7 @@ hello_test_port_free_after_parent_dies() {
     if ! start_server "$prog" -p "$port" "$@" 2>/dev/null; then
         report_mismatch "SIGKILL to the parent while a child serves a client, then $prog -p $port" \
             "listening on 127.0.0.1:$port" "$(tail -n 1 "$SERVER_ERR" 2>/dev/null)" \
-            "the child still holds the listening socket, so the port stays taken: close it in the child right after fork $(_hello_see "$step")"
+            "$(_hello_cause port_free_after_parent_dies.listener "$step")"
         return 1
     fi
 }
@@ -626,7 +784,7 @@ hello_test_many_clients() {
     if ((status != 0)); then
         report_mismatch "$n clients at once: each 'client-1-I\\n' then 'exit\\n'" \
             "each: Welcome!\\n, Hello, client-1-I!\\n, then the server closes" "$stderr" \
-            "every client must be served at the same time as the others $(_hello_see "$step")"
+            "$(_hello_cause many_clients.served "$step")"
         return 1
     fi
 }
@@ -641,7 +799,7 @@ hello_test_reset() {
     input=$(_hello_input reset1 'Michael\n')
     _hello_peer reset1 "$input" -k -c 25 -x -t "$(_hello_ms 3000)"
     _hello_expect_reply "Michael\n then a reset" $'Welcome!\nHello, Michael!\n' reset1 \
-        "the server does not answer $(_hello_see "$step")" || return 1
+        "$(_hello_cause reset.answer "$step")" || return 1
     input="$BATS_TEST_TMPDIR/reset2.in"
     seq -f 'name-%g' 1 100000 >"$input"
     _hello_peer reset2 "$input" -k -x -c 9 -t "$(_hello_ms 3000)"
@@ -650,11 +808,11 @@ hello_test_reset() {
     _hello_peer after "$input" -k -t "$(_hello_ms 3000)"
     _hello_expect_reply "Sarah\nexit\n after two clients reset their connections" \
         $'Welcome!\nHello, Sarah!\n' after \
-        "a reset connection makes read or write fail with ECONNRESET or EPIPE: log it and close that connection only; ignore SIGPIPE $(_hello_see "$step")" ||
+        "$(_hello_cause reset.next "$step")" ||
         return 1
     if ! is_running "$SERVER_PID"; then
         report_mismatch "two resets" "the server still running" "it exited" \
-            "ignore SIGPIPE and treat ECONNRESET/EPIPE as the end of one connection $(_hello_see "$step")"
+            "$(_hello_cause reset.survive "$step")"
         return 1
     fi
 }
@@ -672,10 +830,10 @@ hello_test_slow_reader() {
     _hello_peer slow "$input" -k -P 500 -n 4096 -t "$(_hello_ms 20000)"
     expect_file_equal "200000 lines 'line-000001\\n' ... then exit, read slowly" \
         "$expected" "$BATS_TEST_TMPDIR/slow.out" \
-        "write may send fewer bytes than asked when the socket buffer is full: loop until all is written (write_all) $(_hello_see "$step")" ||
+        "$(_hello_cause slow_reader.whole "$step")" ||
         return 1
     _hello_expect_status "200000 lines, then exit" 0 slow \
-        "after \"exit\" close the connection $(_hello_see "$step")"
+        "$(_hello_cause slow_reader.close "$step")"
 }
 
 # ----------------------------------------------------------------- signals
@@ -689,19 +847,19 @@ hello_test_stop() {
     _hello_start "$prog" "$@" || return 1
     start_background "$(fixture tcp_peer)" -k -t "$(_hello_ms 10000)" "$SERVER_HOST" "$SERVER_PORT"
     wait_until 3 _hello_file_has "$BG_OUT" "Welcome!" || true
-    children=$(_hello_children "$SERVER_PID")
-    started=$(_hello_now_ms)
-    kill -s "$signal" "$SERVER_PID"
+    children=$(child_pids "$SERVER_PID")
+    started=$(now_ms)
+    signal_server "$signal" "SIG$signal to the server (a client connected)" || return 1
     _hello_expect_quick_stop "$started" "SIG$signal to the server (a client connected)" \
         "SIG$signal to the server" \
-        "handle SIG$signal with sigaction without SA_RESTART: set a stop flag, so the blocked accept returns EINTR and the loop ends $(_hello_see "$step")" \
-        "without a handler, SIG$signal kills the process (status 128+signal): install one that sets a stop flag $(_hello_see "$step")" \
-        "leave the accept loop as soon as the flag is set $(_hello_see "$step")" || return 1
+        "$(_hello_cause stop.running "$step" signal="$signal")" \
+        "$(_hello_cause stop.status "$step" signal="$signal")" \
+        "$(_hello_cause stop.slow "$step" signal="$signal")" || return 1
     children=${children//$'\n'/ }
     if [[ -n $children ]] && ! wait_until 2 eval "! _hello_any_running $children"; then
         report_mismatch "SIG$signal to the server (a client connected)" \
             "no child process left" "child processes $children still running" \
-            "on stop, end the children (kill SIGTERM) and reap them before exiting $(_hello_see "$step")"
+            "$(_hello_cause stop.children "$step")"
         return 1
     fi
 }
@@ -723,17 +881,17 @@ hello_test_no_leaks() {
     fds=$HELLO_SETTLED
     _hello_settle thread_count "$SERVER_PID"
     threads=$HELLO_SETTLED
-    _hello_swarm_rounds "serve each client on its own and close its connection at the end $(_hello_see "$step")" || return 1
+    _hello_swarm_rounds "$(_hello_cause no_leaks.served "$step")" || return 1
     if ! wait_until 3 eval '(($(fd_count "$SERVER_PID") <= fds))'; then
         report_mismatch "300 connections, all closed by now" "$fds open descriptors, as before" \
             "$(fd_count "$SERVER_PID") open descriptors" \
-            "close each connection's descriptor when its client leaves (in every process that has a copy) $(_hello_see "$step")"
+            "$(_hello_cause no_leaks.fds "$step")"
         return 1
     fi
     if ! wait_until 3 eval '(($(thread_count "$SERVER_PID") <= threads))'; then
         report_mismatch "300 connections, all closed by now" "$threads threads, as before" \
             "$(thread_count "$SERVER_PID") threads" \
-            "a connection thread must return once its client has left (detached, so that nobody has to join it) $(_hello_see "$step")"
+            "$(_hello_cause no_leaks.threads "$step")"
         return 1
     fi
 }
@@ -745,11 +903,11 @@ hello_test_no_zombies() {
     shift 2
     [[ -d /proc/self/fd ]] || skip "needs /proc (Linux)"
     _hello_start "$prog" "$@" || return 1
-    _hello_swarm_rounds "serve each client in a child process, the parent closes its copy of the connection $(_hello_see "$step")" || return 1
+    _hello_swarm_rounds "$(_hello_cause no_zombies.served "$step")" || return 1
     if ! wait_until 3 eval '(($(zombie_count "$SERVER_PID") == 0))'; then
         report_mismatch "300 connections, all closed by now" "no zombie child" \
             "$(zombie_count "$SERVER_PID") zombies" \
-            "reap ended children in a SIGCHLD handler: waitpid(-1, NULL, WNOHANG) in a loop $(_hello_see "$step")"
+            "$(_hello_cause no_zombies.reap "$step")"
         return 1
     fi
 }
@@ -765,10 +923,10 @@ hello_test_netcat() {
     run timeout 5 bash -c 'printf "Michael\nTracy\nexit\n" | nc "$1" "$2"' _ "$SERVER_HOST" "$SERVER_PORT"
     expect_equal "printf 'Michael\\nTracy\\nexit\\n' | nc $SERVER_HOST $SERVER_PORT" \
         $'Welcome!\nHello, Michael!\nHello, Tracy!' "$output" \
-        "the server must answer lines and close after exit $(_hello_see "$step")" || return 1
+        "$(_hello_cause netcat.reply "$step")" || return 1
     if ((status != 0)); then
         report_mismatch "printf 'Michael\\nTracy\\nexit\\n' | nc ..." "nc ends (the server closed)" \
-            "status $status" "close the connection after \"exit\" $(_hello_see "$step")"
+            "status $status" "$(_hello_cause netcat.close "$step")"
         return 1
     fi
 }
@@ -782,7 +940,7 @@ hello_test_socat() {
     run timeout 5 bash -c 'printf "Michael\r\nexit\r\n" | socat -t 3 - "TCP:$1:$2"' _ "$SERVER_HOST" "$SERVER_PORT"
     expect_equal "printf 'Michael\\r\\nexit\\r\\n' | socat - TCP:$SERVER_HOST:$SERVER_PORT" \
         $'Welcome!\nHello, Michael!' "$output" \
-        "the server must drop the '\\r' of \"\\r\\n\" and close after exit $(_hello_see "$step")"
+        "$(_hello_cause socat.reply "$step")"
 }
 
 # ------------------------------------------------------------ the stop race
@@ -812,12 +970,12 @@ hello_test_stop_race() {
     # wait out the whole widened window and look like the race.
     wait_until 15 _hello_marked_or_gone "$mark" || true
     call=$(head -n 1 "$mark" 2>/dev/null) || true
-    started=$(_hello_now_ms)
-    kill -s "$signal" "$SERVER_PID"
+    started=$(now_ms)
+    signal_server "$signal" "SIG$signal to the server just before it blocked in ${call:-its wait} (no client)" || return 1
     _hello_expect_quick_stop "$started" \
         "SIG$signal to the server just before it blocked in ${call:-its wait} (no client)" \
         "SIG$signal to the server" \
-        "the signal came after the loop had looked at the stop flag: the flag is set, but ${call:-the wait} blocks anyway until the next client comes. Keep SIGINT and SIGTERM blocked outside the wait and wait with pselect() (ppoll, epoll_pwait), which unblocks them only while it waits; or never wait longer than a fraction of a second at a time $(_hello_see "$step")" \
-        "install a handler that sets a stop flag $(_hello_see "$step")" \
-        "the wait must end as soon as the signal arrives $(_hello_see "$step")"
+        "$(_hello_cause stop_race.race "$step" call="${call:-the wait}")" \
+        "$(_hello_cause stop_race.status "$step" signal="$signal")" \
+        "$(_hello_cause stop_race.slow "$step")"
 }
