@@ -11,6 +11,7 @@
 : "${SOCKSTEP_BUILD:=$SOCKSTEP_ROOT/build}"
 export SOCKSTEP_ROOT SOCKSTEP_BUILD
 load '../lib/common'
+load_assertions
 
 # System calls and library functions that read as C only (read, write,
 # close, poll... count when written as calls: "read()", "poll(...").

@@ -11,6 +11,11 @@ export SOCKSTEP_ROOT SOCKSTEP_BUILD
 load '../lib/common'
 load_assertions
 
+setup() {
+    # steps.sh and the ladder read LESSON: `make test LESSON=harness` sets it.
+    unset LESSON
+}
+
 # lab_copy: a copy of what the starters and the ladder need, in $COPY, its
 # build folder borrowing the real one's test peers and references.
 lab_copy() {

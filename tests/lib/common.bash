@@ -324,7 +324,8 @@ _likely_cause() {
     fi
 }
 
-# now_ms: a clock in milliseconds, the one the tests measure time with.
+# now_ms: a clock in milliseconds, the one the tests measure time with (and
+# wait with: a wait of N seconds lasts N seconds, not N - 1 to N).
 now_ms() {
     local t=${EPOCHREALTIME:-}
     t=${t/,/.}
@@ -347,18 +348,6 @@ wait_until() {
         fi
         sleep 0.05
     done
-}
-
-# now_ms: a clock in milliseconds (bash 5's EPOCHREALTIME; whole seconds
-# before it), so that a wait of N seconds lasts N seconds, not N - 1 to N.
-now_ms() {
-    local t=${EPOCHREALTIME/,/.}
-    if [[ -n $t ]]; then
-        local s=${t%.*} f=${t#*.}000
-        echo $((s * 1000 + 10#${f:0:3}))
-    else
-        echo $(($(date +%s) * 1000))
-    fi
 }
 
 # cleanup_background: stops everything start_server and start_background

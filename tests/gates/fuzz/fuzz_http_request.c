@@ -105,7 +105,7 @@ static void check_connection(uint8_t control, const char *stream, size_t n)
         if (got == 0) {
             break;
         }
-        FUZZ_CHECK(buffer_append(&c.in, piece, (size_t)got) == 0);
+        FUZZ_CHECK(buffer_put(&c.in, piece, (size_t)got) == 0);
         FUZZ_CHECK(process_input(&c, &site) == 0);
         while (c.state == CONN_SENDING && responses < 1000) {
             FUZZ_CHECK(buffer_pending(&c.out) > 9 &&
