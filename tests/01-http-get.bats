@@ -781,7 +781,7 @@ CHUNKED_BODY=$'hello 0123456789\r\n\r\nchunked'
         exec {hold}>&-
         report_mismatch "$RAN" "the end within 1 s, exit 1, 'interrupted'" \
             "still running 3 s after SIGTERM (blocked in write)" \
-            "write() to the full pipe failed with EINTR and the loop wrote again: on EINTR, look at stop_requested first (write_all): see step 9"
+            "write() to the full pipe failed with EINTR and the loop wrote again: on EINTR, look at stop_requested first (write_output_until_stopped): see step 9"
         return 1
     fi
     exec {hold}>&-

@@ -170,7 +170,7 @@ _hello_lesson_cause() {
     # lines and replies (3), a thread per connection (4), the stop (5).
     03:listening.line) _say "after bind and listen: getsockname, format_address, then print \"listening on ADDR:PORT\" and fflush(stdout) (step 1)" ;;
     03:listening.port) _say "print the port getsockname returns, not the one asked for (0) (step 1)" ;;
-    03:port_in_use.error) _say "keep the first address that binds; when none does: die(\"cannot listen on %s port %s\", ...), which prints strerror(errno) and exits 1 (step 1)" ;;
+    03:port_in_use.error) _say "keep the first address that binds; when none does: die_errno(\"cannot listen on %s port %s\", ...), which prints strerror(errno) and exits 1 (step 1)" ;;
     03:restart_time_wait.welcome | 03:welcome.welcome | 03:silent_client.welcome) _say "send WELCOME with write_all as soon as a client is accepted (step 2)" ;;
     03:restart_time_wait.reuse) _say "setsockopt SO_REUSEADDR on the listening socket before bind: without it a port with connections in TIME_WAIT cannot be bound for a minute (step 1)" ;;
     03:ipv6.listening) _say "resolve -b with getaddrinfo (AF_UNSPEC, AI_PASSIVE); format_address puts IPv6 addresses in brackets (step 1)" ;;
@@ -180,12 +180,12 @@ _hello_lesson_cause() {
     03:end_of_stream.reply) _say "read_line hands out complete lines only: at the end of the stream an unfinished line is dropped (LINE_EOF) (step 3)" ;;
     03:pipelined.reply | 03:dribble.reply) _say "read_line cuts lines out of the bytes in r->buf, refilling it with line_reader_fill when it is used up: one read may bring many lines, or one byte (step 3)" ;;
     03:nul.reply) _say "a line is bytes and a length, not a C string: copy it with memcpy, never with %s or strcpy (step 3)" ;;
-    03:long_lines.4096 | 03:long_lines.4097) _say "read_line returns LINE_TOO_LONG past MAX_LINE_LEN bytes, no sooner; then send TOO_LONG and return (step 3)" ;;
+    03:long_lines.4096 | 03:long_lines.4097) _say "read_line returns LINE_TOO_LONG past LINE_LIMIT bytes, no sooner; then send TOO_LONG and return (step 3)" ;;
     03:silent_client.second | 03:exit_while_busy.reply | 03:many_clients.served) _say "start a detached thread per connection (start_connection_thread): the accept loop must not serve the client itself (step 4)" ;;
     03:reset.next | 03:reset.survive) _say "ignore SIGPIPE with sigaction (SIG_IGN): a write to a client that is gone then fails with EPIPE, and only that connection ends (step 3)" ;;
     03:slow_reader.whole) _say "write_all: loop until all len bytes are written: write may take fewer than asked (step 3)" ;;
-    03:stop.running) _say "install handle_stop_signal for SIG{signal} with sigaction, sa_flags 0 (no SA_RESTART): the wait then fails with EINTR and the loop sees the flag (step 5)" ;;
-    03:stop.status | 03:stop_race.status) _say "without a handler, SIG{signal} kills the process (status 128+signal): install handle_stop_signal with sigaction (step 5)" ;;
+    03:stop.running) _say "install on_stop_signal for SIG{signal} with sigaction, sa_flags 0 (no SA_RESTART): the wait then fails with EINTR and the loop sees the flag (step 5)" ;;
+    03:stop.status | 03:stop_race.status) _say "without a handler, SIG{signal} kills the process (status 128+signal): install on_stop_signal with sigaction (step 5)" ;;
     03:stop.slow) _say "leave the accept loop as soon as stop_requested is set (step 5)" ;;
     03:stop_race.race | 04:stop_race.race | 05:stop_race.race) _say "the signal came after the loop had looked at the stop flag: the flag is set, but {call} blocks anyway. Keep SIGINT and SIGTERM blocked outside the wait, and wait with pselect(..., wait_mask), which unblocks them only while it waits" ;;
     03:no_leaks.threads) _say "connection_thread must return once its client has left, and be started detached (pthread_attr_setdetachstate) so that nobody has to join it (step 4)" ;;
@@ -203,7 +203,7 @@ _hello_lesson_cause() {
     04:stop.running) _say "after the loop, kill(pid, SIGTERM) each child left before waitpid(-1, NULL, 0): a child serving a client does not end by itself (step 4)" ;;
     04:stop.children) _say "on stop: forget_finished_children, kill(pid, SIGTERM) each child left, then waitpid(-1, NULL, 0) until it fails with ECHILD (step 4)" ;;
     # Lesson 05 (the UDP server) shares only the stop race.
-    05:stop_race.status) _say "without a handler, SIG{signal} kills the process: sigaction() for SIGINT and SIGTERM with handle_stop_signal" ;;
+    05:stop_race.status) _say "without a handler, SIG{signal} kills the process: sigaction() for SIGINT and SIGTERM with on_stop_signal" ;;
     # Lessons 06 and 07 are given the listener, the command line and the
     # signal handlers; 07 also lesson 06's line framing (feed_input).
     06:listening.line | 06:listening.port | 07:listening.line | 07:listening.port | 08:listening.line | 08:listening.port) _hello_given "the listener and its 'listening on' line" ;;
