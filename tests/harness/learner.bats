@@ -15,16 +15,20 @@ load_assertions
 # path_without TOOL...: a folder of links to every command on PATH but
 # TOOL..., to put on PATH instead of it.
 path_without() {
-    local dir="$BATS_TEST_TMPDIR/path" hidden=" $* " d f name dirs
+    local dir="$BATS_TEST_TMPDIR/path" hidden=" $* " d f name dirs links=()
+    local -A seen=()
     mkdir -p "$dir"
     IFS=: read -ra dirs <<<"$PATH"
     for d in "${dirs[@]}"; do
         for f in "$d"/*; do
             name=${f##*/}
-            [[ -x $f && ! -e $dir/$name ]] || continue
-            [[ $hidden == *" $name "* ]] || ln -s "$f" "$dir/$name"
+            [[ -x $f && -z ${seen[$name]:-} && $hidden != *" $name "* ]] || continue
+            seen[$name]=1
+            links+=("$f")
         done
     done
+    # One ln for them all: one per command costs seconds.
+    ((${#links[@]} == 0)) || ln -s "${links[@]}" "$dir/"
     printf '%s\n' "$dir"
 }
 
@@ -62,13 +66,17 @@ lab_make() {
 # lab_processes: processes still running anything of the copy.
 lab_processes() {
     local f pid
-    for f in /proc/[0-9]*/cmdline; do
+    # One grep over every command line (the glob is expanded before it
+    # starts, so it does not find itself); a tr and grep per process cost
+    # seconds on a busy machine.
+    local line files
+    mapfile -t files < <(grep -l -a -F -- "$LAB" /proc/[0-9]*/cmdline 2>/dev/null)
+    for f in "${files[@]}"; do
         pid=${f#/proc/}
         pid=${pid%/cmdline}
         [[ $pid != "$$" && $pid != "$BASHPID" ]] || continue
-        if tr '\0' ' ' <"$f" 2>/dev/null | grep -q -- "$LAB"; then
-            echo "$pid $(tr '\0' ' ' <"$f" 2>/dev/null)"
-        fi
+        line=$({ tr '\0' ' ' <"$f"; } 2>/dev/null) || continue # (gone since)
+        [[ -z $line ]] || echo "$pid $line"
     done
 }
 
