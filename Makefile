@@ -15,6 +15,8 @@ ifeq ($(WERROR),1)
 EXTRA_CFLAGS += -Werror
 endif
 BUILD ?= build
+# `make test` builds the mutants one per core at once.
+CORES := $(shell nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 
 # SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer, in a build
 # folder of their own so the ordinary build is untouched.
@@ -190,7 +192,7 @@ github-workflow: ## copy the grading workflow into a repository: make github-wor
 	cp docs/github-workflow.yml "$(or $(DEST),.)/.github/workflows/grade.yml"
 
 test: ## maintainers' self-test: solutions pass, starters and mutants fail
-	@$(MAKE) --no-print-directory WERROR=1 all mutants
+	@$(MAKE) --no-print-directory -j$(CORES) WERROR=1 all mutants
 	@bash tests/lib/selftest.sh
 
 demo: ## build the references and run the tutorial end to end (LESSONS=1: yours)

@@ -151,7 +151,7 @@ start_server() {
     done
     deadline=$((SECONDS + SOCKSTEP_START_SECONDS))
     while :; do
-        line=$(grep -m1 '^listening on ' "$SERVER_OUT" 2>/dev/null) || true
+        _listening_line "$SERVER_OUT"
         if [[ -n $line ]]; then
             break
         fi
@@ -168,7 +168,7 @@ start_server() {
             _server_start_failed "$*" "did not print 'listening on ADDR:PORT' within ${SOCKSTEP_START_SECONDS} s"
             return 1
         fi
-        sleep 0.05
+        nap 0.05
     done
     address=${line#listening on }
     SERVER_PORT=${address##*:}
@@ -178,6 +178,20 @@ start_server() {
     if [[ ! $SERVER_PORT =~ ^[0-9]+$ ]]; then
         _server_start_failed "$*" "printed '$line', which is not 'listening on ADDR:PORT'"
         return 1
+    fi
+}
+
+# _listening_line FILE: sets line to FILE's first 'listening on' line (none
+# yet: empty). Its first whole line, read without starting a process, is
+# the one in the contract; grep looks further only when something came
+# before it.
+_listening_line() {
+    line=""
+    [[ -s $1 ]] || return 0
+    if ! IFS= read -r line <"$1"; then
+        line="" # not a whole line yet
+    elif [[ $line != 'listening on '* ]]; then
+        line=$(grep -m1 '^listening on ' "$1" 2>/dev/null) || true
     fi
 }
 
@@ -209,13 +223,15 @@ wait_exit() {
 }
 
 _wait_exit() {
-    local pid=$1 deadline
-    deadline=$(($(now_ms) + $2 * 1000))
+    local pid=$1 deadline now
+    clock_ms now
+    deadline=$((now + $2 * 1000))
     while is_running "$pid"; do
-        if (($(now_ms) >= deadline)); then
+        clock_ms now
+        if ((now >= deadline)); then
             return 1
         fi
-        sleep 0.05
+        nap 0.05
     done
     _reap "$pid"
     EXIT_STATUS=$REAPED_STATUS
@@ -337,16 +353,52 @@ now_ms() {
     fi
 }
 
+# nap SECONDS: sleep(1) without starting it: a read that times out, on a
+# pipe nobody writes to (opened once per test). The wait loops nap twenty
+# times a second; a sleep process each time cost more processor time than
+# many a test.
+nap() {
+    if [[ -z ${_NAP_FD:-} ]]; then
+        local fifo
+        fifo="$(_tmpdir)/nap.$BASHPID"
+        if mkfifo "$fifo" 2>/dev/null && exec {_NAP_FD}<>"$fifo"; then
+            rm -f "$fifo"
+        else
+            _NAP_FD=none
+        fi
+    fi
+    if [[ $_NAP_FD == none ]]; then
+        sleep "$1"
+    else
+        read -r -t "$1" -u "$_NAP_FD" _ || true
+    fi
+}
+
+# clock_ms VAR: now_ms into VAR, without the subshell of $(now_ms): the
+# wait loops below look at the clock twenty times a second.
+clock_ms() {
+    local t=${EPOCHREALTIME:-}
+    t=${t/,/.}
+    if [[ -n $t ]]; then
+        local s=${t%.*} f=${t#*.}000
+        printf -v "$1" '%d' "$((s * 1000 + 10#${f:0:3}))"
+    else
+        printf -v "$1" '%d' "$(($(date +%s) * 1000))"
+    fi
+}
+
 # wait_until SECONDS CMD...: polls CMD every 50 ms until it succeeds.
 wait_until() {
-    local deadline
-    deadline=$(($(now_ms) + $1 * 1000))
+    local deadline now
+    clock_ms now
+    deadline=$((now + $1 * 1000))
     shift
     until "$@"; do
-        if (($(now_ms) >= deadline)); then
+        clock_ms now
+        if ((now >= deadline)); then
             return 1
         fi
-        sleep 0.05
+        nap 0.05
     done
 }
 

@@ -382,7 +382,7 @@ _hello_settle() {
     local value same=0 i
     HELLO_SETTLED=$("$1" "$2")
     for ((i = 0; i < 20 && same < 3; i++)); do
-        sleep 0.1
+        nap 0.1
         value=$("$1" "$2")
         if [[ $value == "$HELLO_SETTLED" ]]; then
             same=$((same + 1))

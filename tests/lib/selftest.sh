@@ -272,6 +272,16 @@ expected_catcher() {
         sed -e 's/[][\\.^$*+?(){}|/]/\\&/g' -e 's/^/^/' -e 's/\\\$$/$/' -e 's/\t//'
 }
 
+# names_a_test LESSON FILTER: whether FILTER matches a test of the lesson.
+names_a_test() {
+    local name
+    [[ -n $2 ]] || return 1
+    while IFS= read -r name; do
+        [[ ! $name =~ $2 ]] || return 0
+    done < <(sed -n -E 's/^@test "(([^"\\]|\\.)*)" \{.*/\1/p' "$SOCKSTEP_ROOT/tests/$1.bats")
+    return 1
+}
+
 # run_mutant LESSON FOLDER SOURCE RESULTS: runs the test the mutant's header
 # names first (fast), and the whole file when that one does not catch it.
 run_mutant() {
@@ -291,6 +301,11 @@ check_mutants() {
         slug=$(basename "$mutant")
         source=$(compgen -G "$SOCKSTEP_ROOT/tests/mutants/$lesson/*--$slug.patch" | head -n 1)
         results="$work/$lesson.mutant-$slug.tsv"
+        if ! names_a_test "$lesson" "$(expected_catcher "$source")"; then
+            flunk "$lesson: mutant '$slug': its header names no test of the lesson after 'Caught by:'" \
+                "(name the test that catches it, in full, in quotes, on the line of 'Caught by:': make test runs that test first)"
+            continue
+        fi
         run_mutant "$lesson" "${mutant%/}" "$source" "$results"
         caught=$(test_failures "$results")
         if [[ -n $(run_failures "$results") ]]; then
