@@ -419,6 +419,7 @@ DRIBBLED=$'HTTP/1.1 200 OK\r\nServer: dribble\r\nContent-Length: 10\r\n\r\nhello
     done
 }
 
+# bats test_tags=heavy
 @test "step 5: a malformed status line is exit 1" {
     local status_line
     for status_line in "HTTP/1.1 OK" "hello" "HTTP/1.1 20 OK" "ICY 200 OK" "HTTP/1.1200 OK" \

@@ -65,6 +65,7 @@ setup() {
 @test "step 1: NUL bytes pass through" {
     hello_test_nul "$PROG" "step 1"
 }
+# bats test_tags=heavy
 @test "step 1: a 4096-byte line is answered, a 4097-byte one refused" {
     hello_test_long_lines "$PROG" "step 1"
 }

@@ -347,6 +347,7 @@ stop_test() {
 
 # ------------------------------------------------------------------ step 3
 
+# bats test_tags=heavy
 @test "step 3: a missing file gets 404 with a small HTML body" {
     start_http
     raw 'GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n' -t 1000

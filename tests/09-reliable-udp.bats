@@ -222,6 +222,7 @@ retransmission_rtos() {
         "the damaged packet must change nothing: see step 1"
 }
 
+# bats test_tags=heavy
 @test "step 1: rudp_send's first packet: DATA seq=0, 1200 bytes of the file, CRC-32" {
     printf 'abcdefgh%.0s' $(seq 1 200) >"$SRC"
     start_silent_peer
@@ -273,6 +274,7 @@ retransmission_rtos() {
     done
 }
 
+# bats test_tags=heavy
 @test "step 2: -w 1 (stop-and-wait) delivers 0, 1, 1199, 1200 and 1201 bytes exactly" {
     local size
     for size in 0 1 1199 1200 1201; do

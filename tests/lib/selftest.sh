@@ -513,7 +513,7 @@ unit_cost() {
 }
 
 # run_units JOBS MAX: runs the units, the costliest first, JOBS at a time,
-# and up to MAX while the processors are more than a quarter idle (most
+# and up to MAX while the processors are more than a tenth idle (most
 # parts spend most of their time waiting on time limits and the network).
 run_units() {
     local jobs=$1 max=$2 shown=0 running=0 k=0 n=${#units[@]} i order=()
@@ -521,10 +521,15 @@ run_units() {
         sort -k1,1rn -k2,2n | cut -d' ' -f2)
     cpu_idle_percent >/dev/null
     while ((shown < n)); do
-        while ((k < n)) && { ((running < jobs)) || { ((running < max)) && (($(cpu_idle_percent) > 25)); }; }; do
+        while ((running < jobs && k < n)); do
             run_unit "${order[k]}" &
             running=$((running + 1)) k=$((k + 1))
         done
+        # One more at most each second, as the last second's idle time says.
+        if ((running < max && k < n)) && (($(cpu_idle_percent) > 10)); then
+            run_unit "${order[k]}" &
+            running=$((running + 1)) k=$((k + 1))
+        fi
         if ((max > jobs && k < n)); then
             sleep 1 # to look at the processors again
         elif ((running > 0)); then
