@@ -114,10 +114,13 @@ _launch() {
     # and its old `listening on` line taken for the new server's.
     : >"$out"
     : >"$err"
-    if command -v setsid >/dev/null; then
-        setsid "$@" </dev/null >"$out" 2>"$err" 3>&- &
+    local runner=()
+    ! command -v setsid >/dev/null || runner=(setsid)
+    # Neither bats' fd 3 nor nap's pipe goes to the program under test.
+    if [[ ${_NAP_FD:-} =~ ^[0-9]+$ ]]; then
+        "${runner[@]}" "$@" </dev/null >"$out" 2>"$err" 3>&- {_NAP_FD}>&- &
     else
-        "$@" </dev/null >"$out" 2>"$err" 3>&- &
+        "${runner[@]}" "$@" </dev/null >"$out" 2>"$err" 3>&- &
     fi
     _LAUNCHED_PID=$!
     _SOCKSTEP_PIDS+=("$_LAUNCHED_PID")
