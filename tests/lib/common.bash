@@ -346,14 +346,9 @@ _likely_cause() {
 # now_ms: a clock in milliseconds, the one the tests measure time with (and
 # wait with: a wait of N seconds lasts N seconds, not N - 1 to N).
 now_ms() {
-    local t=${EPOCHREALTIME:-}
-    t=${t/,/.}
-    if [[ -n $t ]]; then
-        local s=${t%.*} f=${t#*.}000
-        echo $((s * 1000 + 10#${f:0:3}))
-    else
-        echo $(($(date +%s) * 1000))
-    fi
+    local now
+    clock_ms now
+    echo "$now"
 }
 
 # nap SECONDS: sleep(1) without starting it: a read that times out, on a

@@ -296,10 +296,13 @@ run_mutant() {
 
 check_mutants() {
     local lesson=$1 mutant slug results caught source
-    for mutant in "$SOCKSTEP_BUILD/mutants/$lesson"/*/; do
-        [[ -d $mutant ]] || continue
-        slug=$(basename "$mutant")
-        source=$(compgen -G "$SOCKSTEP_ROOT/tests/mutants/$lesson/*--$slug.patch" | head -n 1)
+    # From the patches, not the build folder: a mutant renamed or removed
+    # leaves its old build behind.
+    for source in "$SOCKSTEP_ROOT/tests/mutants/$lesson"/*--*.patch; do
+        [[ -f $source ]] || continue
+        slug=${source##*--}
+        slug=${slug%.patch}
+        mutant="$SOCKSTEP_BUILD/mutants/$lesson/$slug/"
         results="$work/$lesson.mutant-$slug.tsv"
         if ! names_a_test "$lesson" "$(expected_catcher "$source")"; then
             flunk "$lesson: mutant '$slug': its header names no test of the lesson after 'Caught by:'" \
