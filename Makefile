@@ -218,7 +218,7 @@ trace: ## the packets of a lesson's exchange: make trace LESSON=NN [SOLUTIONS=1]
 	@[ -z "$(LESSON)" ] || $(MAKE) --no-print-directory -k solutions lessons fixtures trace-variants || true
 	@bash tests/lib/trace.sh
 
-bench: ## benchmarks (LESSON=NN one lesson's)
+bench: ## benchmarks (LESSON=NN one lesson's, LESSON=class class grading)
 	@$(MAKE) --no-print-directory all
 	@bash tests/lib/bench.sh
 
