@@ -14,12 +14,22 @@ load '../lib/common'
 load_assertions
 load 'class'
 
-# fake_autograder NAME: a fresh /autograder tree for one submission; prints
-# the path of its submission folder.
+# fake_image: the autograder's image, made once as Gradescope makes it: the
+# zip unpacked into source/, and its setup.sh run there (without installing
+# packages: the lab's tests need them already).
+fake_image() {
+    local source="$BATS_FILE_TMPDIR/image/source"
+    mkdir -p "$source"
+    unzip -q "$BATS_FILE_TMPDIR/autograder.zip" -d "$source"
+    clean_env GRADESCOPE_NO_INSTALL=1 bash "$source/setup.sh" >"$BATS_FILE_TMPDIR/setup.log" 2>&1
+}
+
+# fake_autograder NAME: a fresh /autograder tree for one submission, a copy
+# of the image; prints the path of its submission folder.
 fake_autograder() {
     local root="$BATS_FILE_TMPDIR/$1"
-    mkdir -p "$root/source" "$root/submission"
-    unzip -q "$BATS_FILE_TMPDIR/autograder.zip" -d "$root/source"
+    mkdir -p "$root/submission"
+    cp -R -p "$BATS_FILE_TMPDIR/image/source" "$root/source"
     cp "$root/source/run_autograder" "$root/run_autograder"
     printf '%s\n' "$root/submission"
 }
@@ -28,6 +38,7 @@ setup_file() {
     local sub name
     LESSON=03 TEST_FILTER=$CLASS_FILTER GRADE_SECONDS=20 GRADE_TEST_SECONDS=8 \
         bash "$SOCKSTEP_ROOT/tests/lib/gradescope/build.sh" "$BATS_FILE_TMPDIR/autograder.zip" >/dev/null
+    fake_image || return 0 # (the test of setup.sh says why)
     sub=$(fake_autograder reference)
     mkdir -p "$sub/my-repo/lessons/$CLASS_LESSON"
     cp "$SOCKSTEP_ROOT/solutions/$CLASS_LESSON/$CLASS_PROG.c" "$sub/my-repo/lessons/$CLASS_LESSON/"
@@ -76,6 +87,15 @@ expect_jq() {
     refute_line --regexp '^lab/build/'
     run unzip -Z "$BATS_FILE_TMPDIR/autograder.zip" run_autograder
     assert_output --regexp '^-rwx'
+}
+
+@test "setup.sh builds the test peers once, and a submission's grading builds only its own programs" {
+    [[ -x $BATS_FILE_TMPDIR/image/source/lab/build/fixtures/tcp_peer ]] ||
+        fail "setup.sh did not build the test peers: $(tail -n 20 "$BATS_FILE_TMPDIR/setup.log")"
+    local built
+    built=$(grep -c -- '^build: .* -o build/' "$BATS_FILE_TMPDIR/reference.log") || true
+    expect_equal "programs the reference's grading built (the lessons' programs; it built: $(grep -o -- ' -o build/[^ ]*' "$BATS_FILE_TMPDIR/reference.log" | tr '\n' ' '))" \
+        "$(find "$SOCKSTEP_ROOT/lessons" -name '*.c' | wc -l | tr -d ' ')" "$built"
 }
 
 @test "setup.sh installs without questions (apt-get -y, noninteractive)" {

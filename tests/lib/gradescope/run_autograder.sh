@@ -35,7 +35,8 @@ results_message() {
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sockstep-grade.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
-cp -R "$source_dir/lab" "$work/lab"
+# With its timestamps (-p): the test peers setup.sh built stay built.
+cp -R -p "$source_dir/lab" "$work/lab"
 lab=$work/lab
 # shellcheck source=tests/lib/submission.sh
 source "$lab/tests/lib/submission.sh"
@@ -50,6 +51,8 @@ export GRADESCOPE_HIDDEN_VISIBILITY=${GRADESCOPE_HIDDEN_VISIBILITY:-after_publis
 [[ -n ${TEST_FILTER:-} ]] && export TEST_FILTER
 [[ -n $LESSON ]] || unset LESSON
 make --no-print-directory -k fixtures benchtools lessons >"$work/build.log" 2>&1
+# For the instructor's view of the run (students see results.json only).
+sed 's/^/build: /' "$work/build.log"
 build_errors=$(grep -E '^lessons/.*: (fatal )?error:' "$work/build.log" | head -n 5)
 
 # The grading, bounded: a hanging program cannot keep the results unwritten.
