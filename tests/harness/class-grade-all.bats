@@ -205,6 +205,8 @@ expect_row() {
     run env GRADE_ALL_OUT="$OUT4" SUBMISSIONS="$SUBS" JOBS=4 bash "$SOCKSTEP_ROOT/tests/lib/grade_all.sh"
     n=$(grep -c 'not graded again' <<<"$output") || true
     expect_equal "submissions skipped when nothing changed" 11 "$n"
+    # As root, nor is the lab copied and built again.
+    [[ $(id -u) != 0 ]] || assert_output --partial 'the lab has not changed since the last run: its copy is kept'
     expect_equal "results.csv after a run that graded nothing" \
         "$before" "$(cut -d, -f1-8 "$OUT4/results.csv")"
     # One file changed: that submission only.

@@ -170,11 +170,29 @@ watch_processes() {
 
 # ------------------------------------------------------------- the lab copy
 
+# source_fingerprint: what the lab copy is made of (the lab, the hidden
+# tests, the compiler and its flags).
+source_fingerprint() {
+    {
+        tar -C "$SOCKSTEP_ROOT" --exclude=./build --exclude=./.git -cf - .
+        [[ -z ${HIDDEN_TESTS:-} ]] || tar -C "$HIDDEN_TESTS" -cf - .
+        printf 'CC=%s CFLAGS=%s\n' "${CC:-}" "${CFLAGS:-}"
+    } 2>/dev/null | sha256sum | cut -d' ' -f1
+}
+
 # prepare_lab: a clean copy of the lab (no build, no git), with the hidden
 # tests added and the test peers built once, shared by every submission.
+# As root, the copy of the last run is kept when the lab has not changed
+# since: the submissions ran as other users, who cannot write to it. (Run as
+# the instructor, a submission could have, so the copy is made again.)
 prepare_lab() {
-    local lab=$out/.lab
-    rm -rf "$lab"
+    local lab=$out/.lab print
+    print=$(source_fingerprint)
+    if as_root_mode && [[ -f $out/.lab-source && $(cat "$out/.lab-source") == "$print" && -d $lab ]]; then
+        echo "grade-all: the lab has not changed since the last run: its copy is kept"
+        return 0
+    fi
+    rm -rf "$lab" "$out/.lab-source"
     mkdir -p "$lab"
     tar -C "$SOCKSTEP_ROOT" --exclude=./build --exclude=./.git -cf - . | tar -C "$lab" -xf - ||
         die "cannot copy the lab to $lab"
@@ -184,6 +202,7 @@ prepare_lab() {
         die "the lab's test peers do not build (see $out/.lab-build.log)"
     chmod -R go-w "$lab"
     chmod -R a+rX "$lab"
+    echo "$print" >"$out/.lab-source"
 }
 
 # lab_fingerprint: what a grading depends on besides the student's files.
