@@ -295,8 +295,8 @@ static enum read_result fill_buffer(struct line_reader *r)
  * contain NUL bytes, so *LEN says how long it is).
  */
 /* NOLINTNEXTLINE(readability-non-const-parameter): LINE is written in step 2 */
-static enum read_result read_line(struct line_reader *r, char *line, size_t cap,
-                                  size_t *len)
+static enum read_result read_bounded_line(struct line_reader *r, char *line, size_t cap,
+                                          size_t *len)
 {
     /*
      * TODO(step 2): hand out one line from the buffer.
@@ -317,7 +317,7 @@ static enum read_result read_line(struct line_reader *r, char *line, size_t cap,
     (void)cap;
     *len = 0;
     (void)fill_buffer; /* (silences "unused function" until you call it) */
-    die("not implemented yet (step 2): read_line");
+    die("not implemented yet (step 2): read_bounded_line");
     return READ_ERROR;
 }
 
@@ -341,9 +341,9 @@ static void print_line(const char *line, size_t len)
 static size_t expect_line(struct connection *c, char *line, size_t cap, const char *what)
 {
     char quoted[QUOTE_SIZE];
-    size_t len; /* read_line sets it, whatever it returns */
+    size_t len; /* read_bounded_line sets it, whatever it returns */
 
-    switch (read_line(&c->in, line, cap, &len)) {
+    switch (read_bounded_line(&c->in, line, cap, &len)) {
     case READ_LINE:
         return len;
     case READ_EOF:
@@ -478,7 +478,7 @@ static void greet_names_from_stdin(struct connection *c)
     /*
      * TODO(step 5): with no NAME on the command line, each line of standard
      * input is a name. Use a second struct line_reader on STDIN_FILENO with
-     * no timeout (-1) and read_line() into a buffer of LINE_LIMIT + 1 bytes:
+     * no timeout (-1) and read_bounded_line() into a buffer of LINE_LIMIT + 1 bytes:
      * READ_EOF: done; READ_ERROR: die_errno("reading standard input"); a line
      * longer than LINE_LIMIT: die(...) with its line number; "exit" (is_exit):
      * done; otherwise greet(c, name, len). A last line without '\n'

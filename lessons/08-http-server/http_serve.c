@@ -733,7 +733,7 @@ static int parse_request_line(struct span line, struct request *r)
 }
 
 /* Content-Length: digits only, and two of them must agree. */
-static int parse_content_length(struct span value, struct request *r)
+static int parse_body_length(struct span value, struct request *r)
 {
     unsigned long long n = 0;
     if (value.n == 0) {
@@ -768,7 +768,7 @@ static void parse_connection(struct span value, struct request *r)
 }
 
 /* "Name: value": names are case-insensitive; no space before the colon. */
-static int parse_header_line(struct span line, struct request *r)
+static int parse_request_header(struct span line, struct request *r)
 {
     const char *colon = memchr(line.p, ':', line.n);
     if (colon == NULL) {
@@ -784,7 +784,7 @@ static int parse_header_line(struct span line, struct request *r)
     } else if (span_is_nocase(name, "Connection")) {
         parse_connection(value, r);
     } else if (span_is_nocase(name, "Content-Length")) {
-        return parse_content_length(value, r);
+        return parse_body_length(value, r);
     } else if (span_is_nocase(name, "Transfer-Encoding")) {
         r->has_transfer_encoding = true;
     } else if (span_is_nocase(name, "If-Modified-Since")) {
@@ -813,7 +813,7 @@ static int parse_head(const char *head, size_t n, struct request *r)
         if (line.n == 0) {
             break;
         }
-        int status = first ? parse_request_line(line, r) : parse_header_line(line, r);
+        int status = first ? parse_request_line(line, r) : parse_request_header(line, r);
         if (status != 0) {
             return status;
         }

@@ -578,7 +578,7 @@ static ssize_t conn_fill(struct conn *c)
  * number of pieces. Returns the length, or -1 after printing why.
  * *closed is set when the connection ended before the line started.
  */
-static ssize_t read_line(struct conn *c, char *line, size_t cap, bool *closed)
+static ssize_t read_head_line(struct conn *c, char *line, size_t cap, bool *closed)
 {
     size_t len = 0;
     *closed = false;
@@ -763,7 +763,7 @@ static int read_headers(struct conn *c, struct response_head *head, bool verbose
     size_t total = 0;
     bool closed = false;
     for (;;) {
-        ssize_t len = read_line(c, line, sizeof line, &closed);
+        ssize_t len = read_head_line(c, line, sizeof line, &closed);
         if (len < 0)
             return closed ? fail("connection closed before the end of the headers") : -1;
         print_verbose_line(verbose, line, (size_t)len);
@@ -787,7 +787,7 @@ static int read_one_head(struct conn *c, struct response_head *head, bool verbos
     char line[LINE_MAX_BYTES] = {0};
     bool closed = false;
     memset(head, 0, sizeof *head);
-    ssize_t len = read_line(c, line, sizeof line, &closed);
+    ssize_t len = read_head_line(c, line, sizeof line, &closed);
     if (len < 0)
         return closed ? fail("empty reply: the server closed the connection without "
                              "sending anything")

@@ -312,8 +312,8 @@ static enum read_result fill_buffer(struct line_reader *r)
  * Reads one line into LINE (room for CAP bytes; no NUL is added: a line may
  * contain NUL bytes, so *LEN says how long it is).
  */
-static enum read_result read_line(struct line_reader *r, char *line, size_t cap,
-                                  size_t *len)
+static enum read_result read_bounded_line(struct line_reader *r, char *line, size_t cap,
+                                          size_t *len)
 {
     size_t used = 0;
 
@@ -368,9 +368,9 @@ static void print_line(const char *line, size_t len)
 static size_t expect_line(struct connection *c, char *line, size_t cap, const char *what)
 {
     char quoted[QUOTE_SIZE];
-    size_t len; /* read_line sets it, whatever it returns */
+    size_t len; /* read_bounded_line sets it, whatever it returns */
 
-    switch (read_line(&c->in, line, cap, &len)) {
+    switch (read_bounded_line(&c->in, line, cap, &len)) {
     case READ_LINE:
         return len;
     case READ_EOF:
@@ -507,7 +507,7 @@ static void greet_names_from_stdin(struct connection *c)
 
     init_reader(&input, STDIN_FILENO, -1); /* a person may type slowly: no timeout */
     for (unsigned long line_number = 1;; line_number++) {
-        enum read_result got = read_line(&input, name, sizeof name, &len);
+        enum read_result got = read_bounded_line(&input, name, sizeof name, &len);
         if (got == READ_EOF)
             return;
         if (got == READ_ERROR)

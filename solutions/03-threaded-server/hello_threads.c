@@ -410,6 +410,7 @@ static ssize_t line_reader_fill(struct line_reader *r)
     return n;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /*
  * Reads the next line into line (LINE_BUF_SIZE bytes), without its '\n' and
  * without a '\r' just before it; *len is its length (it may hold NUL bytes,

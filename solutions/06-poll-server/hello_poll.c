@@ -427,6 +427,7 @@ static int feed_input(struct conn *c, const char *bytes, size_t n)
     return 0;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Sends what the kernel takes now, like OpenBSD netcat's drainbuf: EAGAIN
  * only means "later". Returns -1 if the connection is broken. */
 static int flush_output(struct conn *c)
@@ -441,7 +442,7 @@ static int flush_output(struct conn *c)
             return -1;
         }
     }
-    buffer_release(&c->out);
+    buffer_release(&c->out); /* empty: give the memory back */
     return 0;
 }
 

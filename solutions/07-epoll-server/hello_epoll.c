@@ -456,6 +456,7 @@ static int feed_input(struct conn *c, const char *bytes, size_t n)
     return 0;
 }
 
+/* Shared: the same text in every lesson that has it (make lint checks). */
 /* Sends what the kernel takes now, like OpenBSD netcat's drainbuf: EAGAIN
  * only means "later". Returns -1 if the connection is broken. */
 static int flush_output(struct conn *c)

@@ -39,7 +39,7 @@ known_functions="die_errno die usage_error log_errno fail fail_errno format_addr
     wait_for_client buffer_pending buffer_release queue_text reject_long_line answer_line
     keep_partial_line feed_input fill_poll_set remove_closed_connections reserve_connection
     crc32_update packet_checksum put_u16 put_u32 get_u16 get_u32 encode_packet
-    length_fits_type decode_packet buffer_append parse_seconds"
+    length_fits_type decode_packet buffer_append parse_seconds flush_output read_line"
 known_constants="LINE_LIMIT PEER_MAX"
 # The old names, each replaced by one of the vocabulary.
 retired="PROGRAM_NAME log_error die_plain handle_stop_signal print_listening MAX_LINE_LEN
