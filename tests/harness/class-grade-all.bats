@@ -70,7 +70,7 @@ expect_row() {
     fi
 }
 
-@test "grade-all finishes with status 0, with JOBS=4 and with JOBS=1" {
+@test "grade-all finishes with status 0: the class with JOBS=4, four of it again with JOBS=1" {
     local jobs
     for jobs in 4 1; do
         [[ $(cat "$BATS_FILE_TMPDIR/run$jobs.status") == 0 ]] ||
